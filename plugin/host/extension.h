@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The host's public API: the only header an extension includes.
+ *
+ * An extension is a manifest (plugin/extensions/<id>/manifest.json) plus a
+ * PxmExtensionClass registered under the same id.  The host calls start()
+ * when the extension becomes active on a connected account and stop() when it
+ * stops (account signs off, user disables it, plugin unloads); the two are
+ * symmetric.  In between, the host calls the stage functions the manifest
+ * declares, in the order the manifests' "after" edges give.
+ */
+#pragma once
+
+#include <glib.h>
+#include <purple.h>
+
+#include "namespaces.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+/**
+ * PxmAccount: the host's per-account state, alive while the account is
+ * connected.  Opaque; extensions use the accessors below.
+ */
+typedef struct PxmAccount PxmAccount;
+
+/**
+ * PxmPhase: the named stages of the two pipelines (DESIGN.md section 3).
+ * Incoming stanzas pass UNWRAP -> DECRYPT -> HANDLE -> PRESENT; outgoing
+ * ones COMPOSE -> ANNOTATE -> ENCRYPT.
+ */
+typedef enum {
+	PXM_PHASE_UNWRAP,
+	PXM_PHASE_DECRYPT,
+	PXM_PHASE_HANDLE,
+	PXM_PHASE_PRESENT,
+	PXM_PHASE_COMPOSE,
+	PXM_PHASE_ANNOTATE,
+	PXM_PHASE_ENCRYPT,
+	PXM_PHASE_COUNT
+} PxmPhase;
+
+/** PxmStanzaKind: which top-level stanzas a stage wants (a bit set). */
+typedef enum {
+	PXM_STANZA_MESSAGE = 1 << 0,
+	PXM_STANZA_PRESENCE = 1 << 1,
+	PXM_STANZA_IQ = 1 << 2,
+} PxmStanzaKind;
+
+/** PxmVerdict: what a stage decided about a stanza. */
+typedef enum {
+	/* Pass it on to the next stage (and finally to the prpl). */
+	PXM_VERDICT_CONTINUE,
+	/* The extension took care of it: later stages and the prpl do not see
+	 * it. Only meaningful for incoming stanzas. */
+	PXM_VERDICT_CONSUMED,
+	/* Malformed or hostile: dropped.  The stage has logged one debug line
+	 * saying why.  Only meaningful for incoming stanzas. */
+	PXM_VERDICT_DROP,
+} PxmVerdict;
+
+/** PxmOrigin: how a message reached us. */
+typedef enum {
+	PXM_ORIGIN_LIVE,    /* sent to this resource */
+	PXM_ORIGIN_CARBON,  /* a XEP-0280 copy */
+	PXM_ORIGIN_ARCHIVE, /* a XEP-0313 result */
+	PXM_ORIGIN_LOCAL,   /* composed here */
+} PxmOrigin;
+
+/**
+ * PxmStanza: the per-stanza record.  Stages do not return data; they fill in
+ * facts here that later stages and the presenter read.  Every string field
+ * is owned by the record: set them with pxm_stanza_set() so the old value is
+ * freed.  xmlnode fields are borrowed.
+ */
+typedef struct {
+	PxmStanzaKind kind;
+	gboolean outgoing;
+	/* The top-level stanza as the prpl has it (borrowed; outgoing stages may
+	 * change it in place but must stay idempotent: the prpl re-sends
+	 * unacknowledged stanzas through the same path). */
+	xmlnode *stanza;
+	/* The message the facts below describe: the stanza itself, or a
+	 * forwarded message an unwrap stage found inside it (borrowed, lives as
+	 * long as stanza). */
+	xmlnode *message;
+	PxmOrigin origin;
+	/* TRUE if the message was sent by this account (from another device for
+	 * carbons and archive results). */
+	gboolean sent_by_me;
+
+	char *type;     /* message type ("chat", "groupchat", ...) */
+	char *from;     /* full JID the message is from */
+	char *to;       /* full JID the message is to */
+	char *id;       /* the message's id attribute */
+	char *body;     /* the plaintext body, after decryption */
+	/* XEP-0359: only set when verified (by = own bare JID or the room). */
+	char *stanza_id;
+	char *origin_id;
+	/* XEP-0313: the archive query this result answers. */
+	char *archive_query_id;
+	/* XEP-0203 / XEP-0297: original send time, 0 when live. */
+	gint64 timestamp;
+	gboolean encrypted;
+} PxmStanza;
+
+/**
+ * pxm_stanza_set:
+ * @field: address of a string field of a PxmStanza
+ * @value: (nullable) (transfer none): the new value, copied
+ *
+ * Replaces a string fact, freeing the old value.
+ */
+void pxm_stanza_set(char **field, const char *value);
+
+/**
+ * PxmStageFunc:
+ * @account: the account the stanza belongs to
+ * @state: what the extension's start() returned for this account
+ * @stanza: the record; the stage reads and fills it
+ *
+ * Returns: the stage's verdict.  Outgoing stages return CONTINUE.
+ */
+typedef PxmVerdict (*PxmStageFunc)(PxmAccount *account, gpointer state,
+				   PxmStanza *stanza);
+
+/**
+ * PxmExtensionClass: the C half of an extension.
+ * @id: equals the manifest id and the folder name
+ * @start: (nullable): called when the extension becomes active on a
+ *   connected account; returns its per-account state (may be NULL).  On
+ *   failure set @error and return NULL: the extension stays off for that
+ *   account and the reason is logged.
+ * @stop: (nullable): the mirror of start(); frees @state.
+ * @stages: one function per phase the manifest declares (and only those:
+ *   the host checks both agree at load time).
+ */
+typedef struct {
+	const char *id;
+	gpointer (*start)(PxmAccount *account, GError **error);
+	void (*stop)(PxmAccount *account, gpointer state);
+	PxmStageFunc stages[PXM_PHASE_COUNT];
+} PxmExtensionClass;
+
+/* --- Accounts ------------------------------------------------------- */
+
+/** pxm_account_get_purple: (transfer none): the libpurple account. */
+PurpleAccount *pxm_account_get_purple(PxmAccount *account);
+
+/** pxm_account_get_connection: (transfer none) (nullable): its connection. */
+PurpleConnection *pxm_account_get_connection(PxmAccount *account);
+
+/** pxm_account_get_bare_jid: (transfer none): normalised bare JID. */
+const char *pxm_account_get_bare_jid(PxmAccount *account);
+
+/** pxm_account_get_store: (transfer none) (nullable): the per-account store,
+ * NULL if it could not be opened (already reported to the user). */
+PxmStore *pxm_account_get_store(PxmAccount *account);
+
+/**
+ * pxm_account_is_own_bare_jid:
+ * @jid: (nullable): any JID
+ *
+ * Returns: TRUE if @jid, after normalisation, is the account's bare JID.  A
+ * full JID is not the bare JID.
+ */
+gboolean pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid);
+
+/**
+ * pxm_account_send:
+ * @stanza: (transfer full): a stanza to send through the prpl's normal path
+ *   (so stream management and the other plugins see it)
+ */
+void pxm_account_send(PxmAccount *account, xmlnode *stanza);
+
+/* --- IQs ------------------------------------------------------------ */
+
+/** Errors of IQs sent with pxm_account_send_iq(). */
+#define PXM_IQ_ERROR (pxm_iq_error_quark())
+GQuark pxm_iq_error_quark(void);
+
+typedef enum {
+	PXM_IQ_ERROR_STANZA,       /* the peer answered <error/>; message
+				    * holds the condition (and text if any) */
+	PXM_IQ_ERROR_TIMEOUT,      /* no answer in time */
+	PXM_IQ_ERROR_DISCONNECTED, /* the account went offline first */
+	PXM_IQ_ERROR_CANCELLED,    /* the extension or plugin stopped */
+} PxmIqError;
+
+/**
+ * PxmIqCallback:
+ * @result: (nullable) (transfer none): the result IQ, NULL on error
+ * @error: (nullable) (transfer none): why there is no result
+ *
+ * Called exactly once per request.
+ */
+typedef void (*PxmIqCallback)(PxmAccount *account, xmlnode *result,
+			      const GError *error, gpointer user_data);
+
+/**
+ * pxm_account_send_iq:
+ * @iq: (transfer full): an <iq type='get|set'>; an id is added if missing
+ * @timeout_ms: 0 for the default (30 s)
+ * @callback: called exactly once with the result or an error
+ * @destroy: (nullable): frees @user_data after the callback, always
+ *
+ * Replies are matched by id and by sender (the address the request went
+ * to, or our own server/bare JID when it had none); a reply from anyone else
+ * is dropped as a spoof.
+ */
+void pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
+			 PxmIqCallback callback, gpointer user_data,
+			 GDestroyNotify destroy);
+
+/* --- Presenter (DESIGN.md section 4) ---------------------------------- */
+
+/**
+ * pxm_presenter_remember_sent:
+ * @to: the recipient JID (any form)
+ * @stanza: the outgoing message facts (origin_id, id)
+ *
+ * Records the identity of a message this client sends, so the copies that
+ * come back from the archive or as carbons are recognised.
+ */
+void pxm_presenter_remember_sent(PxmAccount *account, const char *to,
+				 const PxmStanza *stanza);
+
+/**
+ * pxm_presenter_show:
+ * @stanza: a message with its facts filled in (body, direction, origin,
+ *   timestamp, identities)
+ *
+ * Writes a message that the prpl would not show by itself (a carbon, an
+ * archive result, a decrypted message) to its conversation and log, with
+ * the right direction, author, timestamp and flags; records its identity.
+ *
+ * Returns: FALSE if it was a duplicate (already shown) and was not written.
+ */
+gboolean pxm_presenter_show(PxmAccount *account, PxmStanza *stanza);
+
+G_END_DECLS

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "glue.h"
+
+#include <glib/gi18n-lib.h>
+#include <gio/gio.h>
+#include <gmodule.h>
+#include <string.h>
+
+#include "host.h"
+
+#define CATEGORY "xmpp-modern"
+#define PRPL_ID "prpl-jabber"
+
+/* libjabber's feature callback: (JabberStream *js, const char *ns). */
+typedef gboolean (*FeatureEnabledFunc)(gpointer js, const char *ns);
+
+typedef struct {
+	PurplePlugin *prpl;
+	void (*add_feature)(const char *ns, FeatureEnabledFunc enabled);
+	void (*remove_feature)(const char *ns);
+	void (*broadcast_change)(void);
+	GPtrArray *features;       /* added by us, borrowed strings */
+	GList *options;            /* PurpleAccountOption we added */
+} Glue;
+
+static Glue glue;
+
+/*
+ * Features prpl-jabber advertises itself.  jabber_add_feature() replaces an
+ * entry of the same name and jabber_remove_feature() removes it, so adding
+ * one of these and removing it on unload would take it from the prpl.
+ */
+static const char *const prpl_features[] = {
+	"jabber:iq:last",
+	"jabber:iq:oob",
+	"urn:xmpp:time",
+	"jabber:iq:version",
+	"jabber:x:conference",
+	"http://jabber.org/protocol/bytestreams",
+	"http://jabber.org/protocol/caps",
+	"http://jabber.org/protocol/chatstates",
+	"http://jabber.org/protocol/disco#info",
+	"http://jabber.org/protocol/disco#items",
+	"http://jabber.org/protocol/ibb",
+	"http://jabber.org/protocol/muc",
+	"http://jabber.org/protocol/muc#user",
+	"http://jabber.org/protocol/si",
+	"http://jabber.org/protocol/si/profile/file-transfer",
+	"http://jabber.org/protocol/xhtml-im",
+	"urn:xmpp:ping",
+	"urn:xmpp:attention:0",
+	"urn:xmpp:bob",
+	"urn:xmpp:jingle:1",
+	"http://jabber.org/protocol/commands",
+	NULL,
+};
+
+gboolean
+pxm_glue_is_xmpp(PurpleAccount *account)
+{
+	return g_strcmp0(purple_account_get_protocol_id(account), PRPL_ID) == 0;
+}
+
+static gboolean
+is_ours(PurpleConnection *gc)
+{
+	return gc != NULL && pxm_glue_is_xmpp(purple_connection_get_account(gc));
+}
+
+void
+pxm_glue_send(PurpleConnection *gc, xmlnode *stanza)
+{
+	g_return_if_fail(stanza != NULL);
+	/* The emitter owns the node: prpl-jabber's writer serialises it and
+	 * our own outgoing handler sees it like any other stanza. */
+	if (glue.prpl != NULL && gc != NULL &&
+	    PURPLE_CONNECTION_IS_CONNECTED(gc))
+		purple_signal_emit(glue.prpl, "jabber-sending-xmlnode", gc,
+				   &stanza);
+	else
+		purple_debug_warning(CATEGORY, "not connected: %s not sent\n",
+				     stanza->name);
+	xmlnode_free(stanza);
+}
+
+void
+pxm_glue_features_changed(void)
+{
+	if (glue.broadcast_change != NULL)
+		glue.broadcast_change();
+}
+
+/* --- Incoming --------------------------------------------------------- */
+
+static gboolean
+incoming(PurpleConnection *gc, xmlnode *node)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+	PxmStanza st;
+	PxmVerdict verdict;
+
+	if (account == NULL)
+		return FALSE;
+	if (g_str_equal(node->name, "iq") &&
+	    pxm_iq_tracker_handle(account->iq, node))
+		return TRUE;
+	pxm_stanza_init(&st, node, FALSE);
+	verdict = pxm_pipeline_incoming(account, &st);
+	pxm_stanza_clear(&st);
+	/* Consumed in the receiving-* signals, not in receiving-xmlnode, so
+	 * the prpl still counts the stanza for XEP-0198 acks. */
+	return verdict != PXM_VERDICT_CONTINUE;
+}
+
+static gboolean
+on_receiving_message(PurpleConnection *gc, const char *type, const char *id,
+		     const char *from, const char *to, xmlnode *message,
+		     gpointer data)
+{
+	return incoming(gc, message);
+}
+
+static gboolean
+on_receiving_iq(PurpleConnection *gc, const char *type, const char *id,
+		const char *from, xmlnode *iq, gpointer data)
+{
+	return incoming(gc, iq);
+}
+
+static gboolean
+on_receiving_presence(PurpleConnection *gc, const char *type,
+		      const char *from, xmlnode *presence, gpointer data)
+{
+	return incoming(gc, presence);
+}
+
+/* --- Outgoing --------------------------------------------------------- */
+
+static void
+on_sending_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
+{
+	PxmAccount *account;
+	PxmStanza st;
+	xmlnode *node = packet != NULL ? *packet : NULL;
+
+	if (node == NULL || node->type != XMLNODE_TYPE_TAG)
+		return;
+	if (!g_str_equal(node->name, "message") &&
+	    !g_str_equal(node->name, "presence") &&
+	    !g_str_equal(node->name, "iq"))
+		return; /* stream features, SASL, XEP-0198 <r/>/<a/> */
+	account = pxm_host_lookup(gc);
+	if (account == NULL)
+		return;
+	/* In place only: the sender owns *packet (LIBPURPLE-NOTES.md). */
+	pxm_stanza_init(&st, node, TRUE);
+	pxm_pipeline_outgoing(account, &st);
+	pxm_stanza_clear(&st);
+}
+
+/* --- Connections ------------------------------------------------------ */
+
+static void
+on_signed_on(PurpleConnection *gc, gpointer data)
+{
+	if (is_ours(gc))
+		pxm_host_connection_up(gc);
+}
+
+static void
+on_signing_off(PurpleConnection *gc, gpointer data)
+{
+	if (is_ours(gc))
+		pxm_host_connection_down(gc);
+}
+
+/* --- Disco features --------------------------------------------------- */
+
+static gboolean
+feature_enabled(gpointer js, const char *ns)
+{
+	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next) {
+		PurpleConnection *gc = l->data;
+
+		if (purple_connection_get_protocol_data(gc) == js)
+			return pxm_host_feature_enabled(gc, ns);
+	}
+	return FALSE;
+}
+
+static void
+add_features(void)
+{
+	g_autoptr(GPtrArray) all = pxm_host_all_features();
+
+	glue.features = g_ptr_array_new();
+	if (glue.add_feature == NULL || glue.remove_feature == NULL) {
+		purple_debug_warning(CATEGORY,
+				     "libjabber has no jabber_add_feature/"
+				     "jabber_remove_feature: our features "
+				     "are not advertised\n");
+		return;
+	}
+	for (guint i = 0; i < all->len; i++) {
+		const char *ns = all->pdata[i];
+
+		if (g_strv_contains(prpl_features, ns)) {
+			purple_debug_warning(CATEGORY,
+					     "not taking over prpl-jabber's "
+					     "feature %s\n",
+					     ns);
+			continue;
+		}
+		glue.add_feature(ns, feature_enabled);
+		g_ptr_array_add(glue.features, (gpointer)ns);
+	}
+}
+
+static void
+remove_features(void)
+{
+	for (guint i = 0; glue.features != NULL && i < glue.features->len; i++)
+		glue.remove_feature(glue.features->pdata[i]);
+	g_clear_pointer(&glue.features, g_ptr_array_unref);
+}
+
+/* --- Account options (one switch per extension) ----------------------- */
+
+static void
+add_options(PurplePluginProtocolInfo *info)
+{
+	PxmRegistry *registry = pxm_host_get_registry();
+
+	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
+		const PxmExtension *ext = pxm_registry_peek(registry, i);
+		g_autofree char *key = pxm_host_setting_key_dup(ext->manifest->id);
+		g_autofree char *label = g_strdup_printf(
+			/* TRANSLATORS: an account option; %s is an extension
+			 * name such as "Unique message IDs (XEP-0359)" */
+			_("Modern XMPP: %s"),
+			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name));
+		PurpleAccountOption *option = purple_account_option_bool_new(
+			label, key, ext->manifest->enabled_by_default);
+
+		info->protocol_options =
+			g_list_append(info->protocol_options, option);
+		glue.options = g_list_prepend(glue.options, option);
+	}
+}
+
+static void
+remove_options(PurplePluginProtocolInfo *info)
+{
+	for (GList *l = glue.options; l != NULL; l = l->next) {
+		info->protocol_options =
+			g_list_remove(info->protocol_options, l->data);
+		purple_account_option_destroy(l->data);
+	}
+	g_clear_pointer(&glue.options, g_list_free);
+}
+
+/* --- Attach / detach -------------------------------------------------- */
+
+static gpointer
+lookup_symbol(PurplePlugin *prpl, const char *name)
+{
+	gpointer symbol = NULL;
+
+	if (prpl->handle == NULL ||
+	    !g_module_symbol(prpl->handle, name, &symbol)) {
+		purple_debug_warning(CATEGORY, "libjabber lacks %s\n", name);
+		return NULL;
+	}
+	return symbol;
+}
+
+gboolean
+pxm_glue_attach(PurplePlugin *plugin, GError **error)
+{
+	PurplePlugin *prpl = purple_plugins_find_with_id(PRPL_ID);
+	void *conn = purple_connections_get_handle();
+
+	if (prpl == NULL || !purple_plugin_is_loaded(prpl)) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+				    _("The XMPP protocol plugin is not loaded."));
+		return FALSE;
+	}
+	glue.prpl = prpl;
+	glue.add_feature = lookup_symbol(prpl, "jabber_add_feature");
+	glue.remove_feature = lookup_symbol(prpl, "jabber_remove_feature");
+	glue.broadcast_change =
+		lookup_symbol(prpl, "jabber_caps_broadcast_change");
+
+	purple_signal_connect(prpl, "jabber-receiving-message", plugin,
+			      PURPLE_CALLBACK(on_receiving_message), NULL);
+	purple_signal_connect(prpl, "jabber-receiving-iq", plugin,
+			      PURPLE_CALLBACK(on_receiving_iq), NULL);
+	purple_signal_connect(prpl, "jabber-receiving-presence", plugin,
+			      PURPLE_CALLBACK(on_receiving_presence), NULL);
+	purple_signal_connect(prpl, "jabber-sending-xmlnode", plugin,
+			      PURPLE_CALLBACK(on_sending_xmlnode), NULL);
+	purple_signal_connect(conn, "signed-on", plugin,
+			      PURPLE_CALLBACK(on_signed_on), NULL);
+	purple_signal_connect(conn, "signing-off", plugin,
+			      PURPLE_CALLBACK(on_signing_off), NULL);
+
+	add_options(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
+	add_features();
+
+	/* No restart needed: accounts already online get the extensions. */
+	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next) {
+		PurpleConnection *gc = l->data;
+
+		if (is_ours(gc) && PURPLE_CONNECTION_IS_CONNECTED(gc))
+			pxm_host_connection_up(gc);
+	}
+	pxm_glue_features_changed();
+	return TRUE;
+}
+
+void
+pxm_glue_detach(PurplePlugin *plugin)
+{
+	if (glue.prpl == NULL)
+		return;
+	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next)
+		pxm_host_connection_down(l->data);
+	purple_signals_disconnect_by_handle(plugin);
+	remove_features();
+	remove_options(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
+	pxm_glue_features_changed();
+	memset(&glue, 0, sizeof(glue));
+}

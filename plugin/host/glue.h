@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * The glue: the only code that talks to prpl-jabber (its signals, its IPC,
+ * the few libjabber functions looked up at run time).  See
+ * shared/LIBPURPLE-NOTES.md for the contracts it relies on.
+ */
+#pragma once
+
+#include <purple.h>
+
+G_BEGIN_DECLS
+
+/**
+ * pxm_glue_attach:
+ * @plugin: our plugin (owner of every signal connection)
+ *
+ * Finds prpl-jabber, connects to its signals and the connection signals,
+ * adds the per-extension account options and the disco features, and
+ * starts the host on accounts that are already online.
+ *
+ * Returns: FALSE with @error set if prpl-jabber is not loaded.
+ */
+gboolean pxm_glue_attach(PurplePlugin *plugin, GError **error);
+
+/** pxm_glue_detach: the mirror of attach; leaves prpl-jabber as it was. */
+void pxm_glue_detach(PurplePlugin *plugin);
+
+/**
+ * pxm_glue_send:
+ * @stanza: (transfer full): sent through prpl-jabber's normal path
+ */
+void pxm_glue_send(PurpleConnection *gc, xmlnode *stanza);
+
+/**
+ * pxm_glue_features_changed:
+ * Tells contacts our capabilities changed (re-sends presence with the new
+ * caps hash).
+ */
+void pxm_glue_features_changed(void);
+
+/** pxm_glue_is_xmpp: TRUE if @account uses prpl-jabber. */
+gboolean pxm_glue_is_xmpp(PurpleAccount *account);
+
+G_END_DECLS

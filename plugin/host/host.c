@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "host.h"
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "glue.h"
+#include "jid.h"
+#include "presenter.h"
+#include "pxm-resources.h"
+
+#define CATEGORY "xmpp-modern"
+#define RESOURCE_ROOT "/im/pidgin/xmpp-modern/extensions"
+
+/* The C halves of the built-in extensions (plugin/extensions/builtin.c). */
+extern const PxmExtensionClass *const pxm_builtin_extensions[];
+
+/* --- Stanza records --------------------------------------------------- */
+
+void
+pxm_stanza_set(char **field, const char *value)
+{
+	char *old = *field;
+
+	*field = g_strdup(value);
+	g_free(old);
+}
+
+void
+pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
+{
+	xmlnode *body;
+
+	memset(st, 0, sizeof(*st));
+	st->stanza = node;
+	st->message = node;
+	st->outgoing = outgoing;
+	st->origin = outgoing ? PXM_ORIGIN_LOCAL : PXM_ORIGIN_LIVE;
+	st->sent_by_me = outgoing;
+	if (g_str_equal(node->name, "message"))
+		st->kind = PXM_STANZA_MESSAGE;
+	else if (g_str_equal(node->name, "presence"))
+		st->kind = PXM_STANZA_PRESENCE;
+	else if (g_str_equal(node->name, "iq"))
+		st->kind = PXM_STANZA_IQ;
+	st->type = g_strdup(xmlnode_get_attrib(node, "type"));
+	st->from = g_strdup(xmlnode_get_attrib(node, "from"));
+	st->to = g_strdup(xmlnode_get_attrib(node, "to"));
+	st->id = g_strdup(xmlnode_get_attrib(node, "id"));
+	if (st->kind == PXM_STANZA_MESSAGE &&
+	    (body = xmlnode_get_child(node, "body")) != NULL)
+		st->body = xmlnode_get_data(body);
+}
+
+void
+pxm_stanza_clear(PxmStanza *st)
+{
+	g_free(st->type);
+	g_free(st->from);
+	g_free(st->to);
+	g_free(st->id);
+	g_free(st->body);
+	g_free(st->stanza_id);
+	g_free(st->origin_id);
+	g_free(st->archive_query_id);
+	memset(st, 0, sizeof(*st));
+}
+
+/* --- Accounts --------------------------------------------------------- */
+
+PxmAccount *
+pxm_account_new(PxmRegistry *registry, PurpleConnection *gc, const char *jid,
+		PxmStore *store, PxmSendFunc send, gpointer send_data)
+{
+	PxmAccount *account = g_new0(PxmAccount, 1);
+	guint n = pxm_registry_get_n(registry);
+
+	account->gc = gc;
+	account->purple = gc != NULL ? purple_connection_get_account(gc) : NULL;
+	account->bare_jid = pxm_jid_bare_dup(jid);
+	account->store = store;
+	account->registry = registry;
+	account->active = g_new0(gboolean, n);
+	account->states = g_new0(gpointer, n);
+	account->send = send;
+	account->send_data = send_data;
+	account->iq = pxm_iq_tracker_new(account, jid);
+	account->presenter = pxm_presenter_new(account);
+	return account;
+}
+
+void
+pxm_account_free(PxmAccount *account, const GError *reason)
+{
+	if (account == NULL)
+		return;
+	/* Mirror of starting: dependents stop before what they depend on. */
+	for (guint i = pxm_registry_get_n(account->registry); i-- > 0;)
+		pxm_account_set_active(account, i, FALSE);
+	pxm_iq_tracker_free(account->iq, reason);
+	pxm_presenter_free(account->presenter);
+	pxm_store_close(account->store);
+	g_free(account->active);
+	g_free(account->states);
+	g_free(account->bare_jid);
+	g_free(account);
+}
+
+gboolean
+pxm_account_set_active(PxmAccount *account, guint index, gboolean active)
+{
+	const PxmExtension *ext = pxm_registry_peek(account->registry, index);
+	g_autoptr(GError) error = NULL;
+
+	if (account->active[index] == active)
+		return TRUE;
+	if (!active) {
+		account->active[index] = FALSE;
+		if (ext->klass->stop != NULL)
+			ext->klass->stop(account, account->states[index]);
+		account->states[index] = NULL;
+		purple_debug_info(ext->manifest->id, "stopped on %s\n",
+				  account->bare_jid);
+		return TRUE;
+	}
+	if (ext->klass->start != NULL) {
+		account->states[index] = ext->klass->start(account, &error);
+		if (error != NULL) {
+			purple_debug_error(ext->manifest->id,
+					   "could not start on %s: %s\n",
+					   account->bare_jid, error->message);
+			account->states[index] = NULL;
+			return FALSE;
+		}
+	}
+	account->active[index] = TRUE;
+	purple_debug_info(ext->manifest->id, "started on %s\n",
+			  account->bare_jid);
+	return TRUE;
+}
+
+gboolean
+pxm_account_is_active(PxmAccount *account, guint index)
+{
+	return account->active[index];
+}
+
+PurpleAccount *
+pxm_account_get_purple(PxmAccount *account)
+{
+	return account->purple;
+}
+
+PurpleConnection *
+pxm_account_get_connection(PxmAccount *account)
+{
+	return account->gc;
+}
+
+const char *
+pxm_account_get_bare_jid(PxmAccount *account)
+{
+	return account->bare_jid;
+}
+
+PxmStore *
+pxm_account_get_store(PxmAccount *account)
+{
+	return account->store;
+}
+
+gboolean
+pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid)
+{
+	g_autofree char *norm = pxm_jid_normalize_dup(jid);
+
+	return norm != NULL && g_strcmp0(norm, account->bare_jid) == 0;
+}
+
+void
+pxm_account_send(PxmAccount *account, xmlnode *stanza)
+{
+	g_return_if_fail(stanza != NULL);
+	account->send(account, stanza, account->send_data);
+}
+
+void
+pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
+		    PxmIqCallback callback, gpointer user_data,
+		    GDestroyNotify destroy)
+{
+	pxm_iq_tracker_add(account->iq, iq, timeout_ms, callback, user_data,
+			   destroy);
+	pxm_account_send(account, iq);
+}
+
+/* --- Pipelines -------------------------------------------------------- */
+
+static PxmVerdict
+run_phase(PxmAccount *account, PxmPhase phase, PxmStanza *st)
+{
+	guint n;
+	const guint *order = pxm_registry_get_order(account->registry, phase,
+						    &n);
+
+	for (guint i = 0; i < n; i++) {
+		const PxmExtension *ext =
+			pxm_registry_peek(account->registry, order[i]);
+		PxmVerdict verdict;
+
+		if (!account->active[order[i]] ||
+		    !(ext->manifest->stages[phase].stanzas & st->kind))
+			continue;
+		verdict = ext->klass->stages[phase](account,
+						    account->states[order[i]],
+						    st);
+		if (verdict != PXM_VERDICT_CONTINUE && !st->outgoing)
+			return verdict;
+	}
+	return PXM_VERDICT_CONTINUE;
+}
+
+static gboolean
+is_shown_message(const PxmStanza *st)
+{
+	return st->kind == PXM_STANZA_MESSAGE && st->body != NULL &&
+	       g_strcmp0(st->type, "error") != 0 &&
+	       g_strcmp0(st->type, "headline") != 0;
+}
+
+PxmVerdict
+pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
+{
+	for (PxmPhase p = PXM_PHASE_UNWRAP; p <= PXM_PHASE_PRESENT; p++) {
+		PxmVerdict v = run_phase(account, p, st);
+
+		if (v != PXM_VERDICT_CONTINUE)
+			return v;
+	}
+	/* What reaches the prpl is shown by it: pass the identity gate first
+	 * so a message already shown (from the archive, as a carbon, or
+	 * replayed by a room) is not shown twice. */
+	if (is_shown_message(st) && st->message == st->stanza &&
+	    !pxm_presenter_admit(account, st)) {
+		purple_debug_info(CATEGORY,
+				  "dropping a message already shown (id %s)\n",
+				  st->stanza_id != NULL ? st->stanza_id
+							: st->id);
+		return PXM_VERDICT_DROP;
+	}
+	return PXM_VERDICT_CONTINUE;
+}
+
+void
+pxm_pipeline_outgoing(PxmAccount *account, PxmStanza *st)
+{
+	for (PxmPhase p = PXM_PHASE_COMPOSE; p <= PXM_PHASE_ENCRYPT; p++)
+		run_phase(account, p, st);
+}
+
+/* --- The host --------------------------------------------------------- */
+
+typedef struct {
+	PxmRegistry *registry;
+	GHashTable *accounts; /* PurpleConnection* -> PxmAccount* */
+} Host;
+
+static Host *host;
+
+static const PxmExtensionClass *
+find_class(const char *id)
+{
+	for (guint i = 0; pxm_builtin_extensions[i] != NULL; i++)
+		if (g_str_equal(pxm_builtin_extensions[i]->id, id))
+			return pxm_builtin_extensions[i];
+	return NULL;
+}
+
+static gboolean
+load_registry(PxmRegistry *registry, GError **error)
+{
+	g_auto(GStrv) children = NULL;
+
+	children = g_resources_enumerate_children(
+		RESOURCE_ROOT, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+	if (children == NULL)
+		return FALSE;
+	for (guint i = 0; children[i] != NULL; i++) {
+		g_autofree char *id = g_strndup(children[i],
+						strcspn(children[i], "/"));
+		g_autofree char *path = g_strdup_printf(
+			"%s/%s/manifest.json", RESOURCE_ROOT, id);
+		g_autofree char *source = g_strdup_printf(
+			"plugin/extensions/%s/manifest.json", id);
+		g_autoptr(GBytes) bytes = NULL;
+		const PxmExtensionClass *klass;
+		PxmManifest *manifest;
+		gsize len;
+		const char *data;
+
+		bytes = g_resources_lookup_data(
+			path, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+		if (bytes == NULL)
+			return FALSE;
+		data = g_bytes_get_data(bytes, &len);
+		manifest = pxm_manifest_parse(source, data, len, error);
+		if (manifest == NULL)
+			return FALSE;
+		if (!g_str_equal(manifest->id, id)) {
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_MISMATCH,
+				    "%s: key 'id': '%s' differs from the "
+				    "folder name",
+				    source, manifest->id);
+			pxm_manifest_free(manifest);
+			return FALSE;
+		}
+		klass = find_class(id);
+		if (klass == NULL) {
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_MISMATCH,
+				    "%s: key 'id': no C implementation of "
+				    "'%s' is built in",
+				    source, id);
+			pxm_manifest_free(manifest);
+			return FALSE;
+		}
+		if (!pxm_registry_add(registry, manifest, klass, error))
+			return FALSE;
+	}
+	for (guint i = 0; pxm_builtin_extensions[i] != NULL; i++) {
+		if (pxm_registry_lookup(registry, pxm_builtin_extensions[i]->id) ==
+		    NULL) {
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_MISMATCH,
+				    "extension '%s' has no manifest.json",
+				    pxm_builtin_extensions[i]->id);
+			return FALSE;
+		}
+	}
+	return pxm_registry_resolve(registry, error);
+}
+
+gboolean
+pxm_host_init(GError **error)
+{
+	g_autoptr(PxmRegistry) registry = pxm_registry_new();
+
+	g_return_val_if_fail(host == NULL, FALSE);
+	pxm_register_resource();
+	if (!load_registry(registry, error)) {
+		pxm_unregister_resource();
+		return FALSE;
+	}
+	host = g_new0(Host, 1);
+	host->registry = g_steal_pointer(&registry);
+	host->accounts = g_hash_table_new(NULL, NULL);
+	return TRUE;
+}
+
+static void
+account_down(PxmAccount *account)
+{
+	g_autoptr(GError) reason = g_error_new_literal(
+		PXM_IQ_ERROR, PXM_IQ_ERROR_DISCONNECTED,
+		"the account went offline");
+
+	pxm_account_free(account, reason);
+}
+
+void
+pxm_host_shutdown(void)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	if (host == NULL)
+		return;
+	g_hash_table_iter_init(&iter, host->accounts);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		g_hash_table_iter_remove(&iter);
+		pxm_account_free(value, NULL);
+	}
+	g_hash_table_unref(host->accounts);
+	pxm_registry_free(host->registry);
+	g_clear_pointer(&host, g_free);
+	pxm_unregister_resource();
+}
+
+PxmRegistry *
+pxm_host_get_registry(void)
+{
+	return host != NULL ? host->registry : NULL;
+}
+
+char *
+pxm_host_setting_key_dup(const char *id)
+{
+	return g_strconcat("xmpp-modern-", id, NULL);
+}
+
+static gboolean
+wanted(PurpleAccount *account, const PxmExtension *ext, guint depth)
+{
+	g_autofree char *key = pxm_host_setting_key_dup(ext->manifest->id);
+
+	/* depth guards against a dependency loop the registry would have
+	 * refused anyway. */
+	if (depth > pxm_registry_get_n(host->registry) ||
+	    !purple_account_get_bool(account, key,
+				     ext->manifest->enabled_by_default))
+		return FALSE;
+	for (guint i = 0; ext->manifest->depends[i] != NULL; i++) {
+		const PxmExtension *dep = pxm_registry_lookup(
+			host->registry, ext->manifest->depends[i]);
+
+		if (dep == NULL || !wanted(account, dep, depth + 1))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
+pxm_host_extension_wanted(PurpleAccount *account, const PxmExtension *ext)
+{
+	g_return_val_if_fail(host != NULL, FALSE);
+	return wanted(account, ext, 0);
+}
+
+static char *
+store_path_dup(const char *bare_jid)
+{
+	return g_build_filename(purple_user_dir(), "xmpp-modern", bare_jid,
+				"store.sqlite3", NULL);
+}
+
+static void
+send_through_glue(PxmAccount *account, xmlnode *stanza, gpointer user_data)
+{
+	pxm_glue_send(account->gc, stanza);
+}
+
+/* Starts what is wanted and stops what is not, dependencies first. */
+static gboolean
+apply_settings(PxmAccount *account)
+{
+	guint n = pxm_registry_get_n(host->registry);
+	gboolean changed = FALSE;
+
+	for (guint i = n; i-- > 0;) {
+		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
+
+		if (account->active[i] &&
+		    !pxm_host_extension_wanted(account->purple, ext)) {
+			pxm_account_set_active(account, i, FALSE);
+			changed = TRUE;
+		}
+	}
+	/* Dependencies first: the depends-order has dependencies at lower
+	 * positions only if the registry was built that way, so iterate until
+	 * nothing more starts. */
+	for (gboolean progress = TRUE; progress;) {
+		progress = FALSE;
+		for (guint i = 0; i < n; i++) {
+			const PxmExtension *ext =
+				pxm_registry_peek(host->registry, i);
+			gboolean deps_up = TRUE;
+
+			if (account->active[i] ||
+			    !pxm_host_extension_wanted(account->purple, ext))
+				continue;
+			for (guint d = 0; ext->manifest->depends[d] != NULL;
+			     d++) {
+				const PxmExtension *dep = pxm_registry_lookup(
+					host->registry,
+					ext->manifest->depends[d]);
+				deps_up = deps_up &&
+					  account->active[dep->index];
+			}
+			if (deps_up &&
+			    pxm_account_set_active(account, i, TRUE)) {
+				changed = TRUE;
+				progress = TRUE;
+			}
+		}
+	}
+	return changed;
+}
+
+void
+pxm_host_connection_up(PurpleConnection *gc)
+{
+	PurpleAccount *pa = purple_connection_get_account(gc);
+	const char *jid = purple_account_get_username(pa);
+	g_autofree char *bare = pxm_jid_bare_dup(jid);
+	g_autofree char *path = NULL;
+	g_autoptr(GError) error = NULL;
+	PxmStore *store;
+	PxmAccount *account;
+
+	if (host == NULL || g_hash_table_contains(host->accounts, gc))
+		return;
+	if (bare == NULL) {
+		purple_debug_error(CATEGORY, "account '%s' has no valid JID\n",
+				   jid);
+		return;
+	}
+	path = store_path_dup(bare);
+	store = pxm_store_open(path, &error);
+	if (store == NULL) {
+		/* Left as it is: it may hold keys the user cannot lose. */
+		purple_debug_error(CATEGORY, "store of %s not opened: %s\n",
+				   bare, error->message);
+		purple_notify_error(NULL, _("Modern XMPP"),
+				    _("Could not open the message store"),
+				    error->message);
+	}
+	account = pxm_account_new(host->registry, gc, jid, store,
+				  send_through_glue, NULL);
+	g_hash_table_insert(host->accounts, gc, account);
+	apply_settings(account);
+}
+
+void
+pxm_host_connection_down(PurpleConnection *gc)
+{
+	PxmAccount *account;
+
+	if (host == NULL)
+		return;
+	account = g_hash_table_lookup(host->accounts, gc);
+	if (account == NULL)
+		return;
+	g_hash_table_remove(host->accounts, gc);
+	account_down(account);
+}
+
+gboolean
+pxm_host_refresh(PurpleAccount *pa)
+{
+	PurpleConnection *gc = purple_account_get_connection(pa);
+	PxmAccount *account;
+
+	if (host == NULL || gc == NULL)
+		return FALSE;
+	account = g_hash_table_lookup(host->accounts, gc);
+	return account != NULL && apply_settings(account);
+}
+
+PxmAccount *
+pxm_host_lookup(PurpleConnection *gc)
+{
+	return host != NULL ? g_hash_table_lookup(host->accounts, gc) : NULL;
+}
+
+gboolean
+pxm_host_feature_enabled(PurpleConnection *gc, const char *feature)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+
+	if (account == NULL)
+		return FALSE;
+	for (guint i = 0; i < pxm_registry_get_n(host->registry); i++) {
+		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
+
+		if (account->active[i] &&
+		    g_strv_contains((const char *const *)ext->manifest->features,
+				    feature))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+GPtrArray *
+pxm_host_all_features(void)
+{
+	GPtrArray *all = g_ptr_array_new();
+
+	for (guint i = 0; host != NULL && i < pxm_registry_get_n(host->registry);
+	     i++) {
+		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
+
+		for (guint f = 0; ext->manifest->features[f] != NULL; f++) {
+			const char *feature = ext->manifest->features[f];
+
+			if (!g_ptr_array_find_with_equal_func(
+				    all, feature, g_str_equal, NULL))
+				g_ptr_array_add(all, (gpointer)feature);
+		}
+	}
+	return all;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "jid.h"
+
+#include <string.h>
+
+/* RFC 7622 section 3.1: each part is at most 1023 octets. */
+#define PXM_JID_PART_MAX 1023
+
+const char *
+pxm_jid_resource_peek(const char *jid)
+{
+	const char *slash;
+
+	/* The resource starts at the first '/': neither the local part nor the
+	 * domain may contain one, while the resource may contain '@'. */
+	slash = jid != NULL ? strchr(jid, '/') : NULL;
+	return slash != NULL ? slash + 1 : NULL;
+}
+
+static char *
+fold_part(const char *part, gssize len)
+{
+	g_autofree char *nfkc = NULL;
+
+	if (len == 0 || len > PXM_JID_PART_MAX)
+		return NULL;
+	if (!g_utf8_validate(part, len, NULL))
+		return NULL;
+	nfkc = g_utf8_normalize(part, len, G_NORMALIZE_NFKC);
+	if (nfkc == NULL)
+		return NULL;
+	return g_utf8_casefold(nfkc, -1);
+}
+
+/* Splits and normalises; returns FALSE on a malformed JID. */
+static gboolean
+split(const char *jid, char **node, char **domain, const char **resource)
+{
+	const char *slash, *at, *dstart, *dend;
+	g_autofree char *n = NULL;
+	g_autofree char *d = NULL;
+
+	if (jid == NULL || *jid == '\0')
+		return FALSE;
+	slash = strchr(jid, '/');
+	dend = slash != NULL ? slash : jid + strlen(jid);
+	at = memchr(jid, '@', dend - jid);
+	dstart = at != NULL ? at + 1 : jid;
+	if (at != NULL) {
+		n = fold_part(jid, at - jid);
+		if (n == NULL)
+			return FALSE;
+	}
+	/* A trailing dot on the domain is not significant (RFC 7622 3.2). */
+	if (dend > dstart && dend[-1] == '.')
+		dend--;
+	d = fold_part(dstart, dend - dstart);
+	if (d == NULL || strchr(d, '@') != NULL)
+		return FALSE;
+	if (slash != NULL && (slash[1] == '\0' ||
+			      strlen(slash + 1) > PXM_JID_PART_MAX ||
+			      !g_utf8_validate(slash + 1, -1, NULL)))
+		return FALSE;
+	*node = g_steal_pointer(&n);
+	*domain = g_steal_pointer(&d);
+	*resource = slash != NULL ? slash + 1 : NULL;
+	return TRUE;
+}
+
+char *
+pxm_jid_bare_dup(const char *jid)
+{
+	g_autofree char *node = NULL;
+	g_autofree char *domain = NULL;
+	const char *resource;
+
+	if (!split(jid, &node, &domain, &resource))
+		return NULL;
+	if (node != NULL)
+		return g_strconcat(node, "@", domain, NULL);
+	return g_steal_pointer(&domain);
+}
+
+char *
+pxm_jid_normalize_dup(const char *jid)
+{
+	g_autofree char *node = NULL;
+	g_autofree char *domain = NULL;
+	const char *resource;
+
+	if (!split(jid, &node, &domain, &resource))
+		return NULL;
+	return g_strconcat(node != NULL ? node : "", node != NULL ? "@" : "",
+			   domain, resource != NULL ? "/" : "",
+			   resource != NULL ? resource : "", NULL);
+}
+
+gboolean
+pxm_jid_bare_equal(const char *a, const char *b)
+{
+	g_autofree char *ba = pxm_jid_bare_dup(a);
+	g_autofree char *bb = pxm_jid_bare_dup(b);
+
+	return ba != NULL && bb != NULL && strcmp(ba, bb) == 0;
+}
+
+gboolean
+pxm_jid_equal(const char *a, const char *b)
+{
+	g_autofree char *na = pxm_jid_normalize_dup(a);
+	g_autofree char *nb = pxm_jid_normalize_dup(b);
+
+	return na != NULL && nb != NULL && strcmp(na, nb) == 0;
+}
