@@ -21,9 +21,16 @@ static char *
 fold_part(const char *part, gssize len)
 {
 	g_autofree char *nfkc = NULL;
+	gssize i;
 
 	if (len == 0 || len > PXM_JID_PART_MAX)
 		return NULL;
+	/* Most JIDs are ASCII: lower-casing is all NFKC + case folding does
+	 * to them, without the allocations (this runs for every stanza). */
+	for (i = 0; i < len && (guchar)part[i] < 0x80; i++)
+		;
+	if (i == len)
+		return g_ascii_strdown(part, len);
 	if (!g_utf8_validate(part, len, NULL))
 		return NULL;
 	nfkc = g_utf8_normalize(part, len, G_NORMALIZE_NFKC);

@@ -168,7 +168,9 @@ memory_has(PxmPresenter *p, Identity *id)
 	} keys[] = {
 		{'s', NULL, id->stanza_id},
 		{'o', id->sender, id->origin_id},
-		{'m', id->sender, id->message_id},
+		{'m', id->sender,
+		 id->stanza_id == NULL && id->origin_id == NULL ? id->message_id
+								: NULL},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -233,7 +235,13 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 			.sender = id->sender,
 			.stanza_id = id->stanza_id,
 			.origin_id = id->origin_id,
-			.message_id = id->message_id,
+			/* A bare message id only counts when there is nothing
+			 * better: clients that restart their id counters would
+			 * otherwise have new messages hidden as old ones. */
+			.message_id = id->stanza_id == NULL &&
+						      id->origin_id == NULL
+					      ? id->message_id
+					      : NULL,
 		};
 		g_autoptr(GError) error = NULL;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,7 +49,8 @@ static const char *const stmt_sql[PXM_N_STMTS] = {
 		"SELECT version FROM pxm_schema WHERE component = ?1",
 	[PXM_STMT_SCHEMA_SET] =
 		"INSERT INTO pxm_schema (component, version) VALUES (?1, ?2) "
-		"ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+		"ON CONFLICT (component) DO UPDATE "
+		"SET version = excluded.version",
 	/* One statement per key rather than one with ORs: each is a single
 	 * probe of its partial unique index. */
 	[PXM_STMT_ID_BY_STANZA] =
@@ -64,17 +66,18 @@ static const char *const stmt_sql[PXM_N_STMTS] = {
 		"SELECT sender, stanza_id, origin_id, message_id FROM messages "
 		"WHERE id = ?1",
 	[PXM_STMT_ID_INSERT] =
-		"INSERT INTO messages (conversation, sender, stanza_id, origin_id, "
-		"message_id, direction, timestamp) "
+		"INSERT INTO messages (conversation, sender, stanza_id, "
+		"origin_id, message_id, direction, timestamp) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[PXM_STMT_ID_UPDATE] =
-		"UPDATE messages SET sender = ?2, stanza_id = ?3, origin_id = ?4, "
-		"message_id = ?5 WHERE id = ?1",
+		"UPDATE messages SET sender = ?2, stanza_id = ?3, "
+		"origin_id = ?4, message_id = ?5 WHERE id = ?1",
 	[PXM_STMT_KV_GET] =
 		"SELECT value FROM kv WHERE component = ?1 AND key = ?2",
 	[PXM_STMT_KV_SET] =
 		"INSERT INTO kv (component, key, value) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT (component, key) DO UPDATE SET value = excluded.value",
+		"ON CONFLICT (component, key) DO UPDATE "
+		"SET value = excluded.value",
 	[PXM_STMT_KV_DELETE] =
 		"DELETE FROM kv WHERE component = ?1 AND key = ?2",
 	[PXM_STMT_KV_DELETE_COMPONENT] =
@@ -87,9 +90,11 @@ static const PxmStoreMigration host_migrations[] = {
 	  /* The message identity index of the presenter. conversation: bare
 	   * JID of the partner or room; sender: bare JID (1:1) or room/nick.
 	   * NULLs are distinct in unique indexes, so the partial indexes only
-	   * constrain rows that carry the key. */
+	   * constrain rows that carry the key. AUTOINCREMENT: a deleted row's
+	   * id is never given to another message that extensions could then
+	   * mistake for it. */
 	  "CREATE TABLE messages ("
-	  " id INTEGER PRIMARY KEY,"
+	  " id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	  " conversation TEXT NOT NULL,"
 	  " sender TEXT,"
 	  " stanza_id TEXT,"
@@ -117,6 +122,7 @@ static const PxmStoreMigration host_migrations[] = {
 
 struct PxmStore {
 	char *path;
+	char *file_id;
 	sqlite3 *db;
 	guint depth;
 	sqlite3_stmt *stmts[PXM_N_STMTS];
@@ -254,21 +260,80 @@ tighten_mode(const char *path, const struct stat *st, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot restrict the permissions of “%s” to 0600: %s",
-		            path, g_strerror(saved_errno));
+		            "Cannot restrict the permissions of “%s” to "
+		            "0600: %s", path, g_strerror(saved_errno));
 		return FALSE;
 	}
 	return TRUE;
 }
 
+/* Stores open in this process, by "device:inode". A second connection to
+ * one file in one process is refused: a raw open() and close() of a file
+ * SQLite has open drops the POSIX locks of the other connection (see
+ * prepare_file()), and two accounts sharing one store would share an OMEMO
+ * identity. */
+G_LOCK_DEFINE_STATIC(open_files);
+static GHashTable *open_files;
+
+static char *
+file_id_for(const struct stat *st)
+{
+	return g_strdup_printf("%ju:%ju", (uintmax_t) st->st_dev,
+	                       (uintmax_t) st->st_ino);
+}
+
+static gboolean
+file_id_is_open(const char *file_id)
+{
+	gboolean is_open;
+
+	G_LOCK(open_files);
+	is_open = open_files && g_hash_table_contains(open_files, file_id);
+	G_UNLOCK(open_files);
+	return is_open;
+}
+
+static void
+file_id_register(const char *file_id)
+{
+	G_LOCK(open_files);
+	if (open_files == NULL) {
+		open_files = g_hash_table_new_full(g_str_hash, g_str_equal,
+		                                   g_free, NULL);
+	}
+	g_hash_table_add(open_files, g_strdup(file_id));
+	G_UNLOCK(open_files);
+}
+
+static void
+file_id_unregister(const char *file_id)
+{
+	G_LOCK(open_files);
+	if (open_files) {
+		g_hash_table_remove(open_files, file_id);
+		if (g_hash_table_size(open_files) == 0) {
+			g_clear_pointer(&open_files, g_hash_table_unref);
+		}
+	}
+	G_UNLOCK(open_files);
+}
+
+static void
+set_busy_in_process_error(const char *path, GError **error)
+{
+	g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_BUSY,
+	            "The store “%s” is already open in this process", path);
+}
+
 /* Creates the folders and an empty 0600 file if there is none; otherwise
  * checks that the file is a SQLite database by its header, before anything
- * could write to it. */
+ * could write to it. Sets @out_file_id to the file's identity. */
 static gboolean
-prepare_file(const char *path, GError **error)
+prepare_file(const char *path, char **out_file_id, GError **error)
 {
 	static const char magic[16] = "SQLite format 3";
 	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *file_id = NULL;
 	char header[sizeof(magic)];
 	struct stat st;
 	ssize_t n;
@@ -278,24 +343,51 @@ prepare_file(const char *path, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot create the folder “%s” of the store: %s", dir,
-		            g_strerror(saved_errno));
+		            "Cannot create the folder “%s” of the store: %s",
+		            dir, g_strerror(saved_errno));
 		return FALSE;
 	}
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
 	          S_IRUSR | S_IWUSR);
 	if (fd >= 0) {
+		if (fstat(fd, &st) != 0) {
+			int saved_errno = errno;
+
+			close(fd);
+			g_set_error(error, PXM_STORE_ERROR,
+			            PXM_STORE_ERROR_OPEN,
+			            "Cannot open the store “%s”: %s", path,
+			            g_strerror(saved_errno));
+			return FALSE;
+		}
 		close(fd);
+		*out_file_id = file_id_for(&st);
 		return TRUE;
+	}
+	if (errno != EEXIST) {
+		int saved_errno = errno;
+
+		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
+		            "Cannot open the store “%s”: %s", path,
+		            g_strerror(saved_errno));
+		return FALSE;
+	}
+
+	/* Checked before our open(): its close() would release the locks that
+	 * SQLite holds on the file for another connection of this process. */
+	if (g_stat(path, &st) == 0) {
+		file_id = file_id_for(&st);
+		if (file_id_is_open(file_id)) {
+			set_busy_in_process_error(path, error);
+			return FALSE;
+		}
 	}
 
 	/* O_NONBLOCK: a FIFO at our path must not hang the UI. O_RDWR so that a
 	 * read-only file is reported here rather than opened read-only by
 	 * SQLite. */
-	if (errno == EEXIST) {
-		fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	}
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int saved_errno = errno;
 
@@ -308,9 +400,12 @@ prepare_file(const char *path, GError **error)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot open the store “%s”: not a regular file", path);
+		            "Cannot open the store “%s”: not a regular file",
+		            path);
 		return FALSE;
 	}
+	g_free(file_id);
+	file_id = file_id_for(&st);
 
 	/* An empty file is a new database to SQLite. */
 	if (st.st_size > 0) {
@@ -321,7 +416,8 @@ prepare_file(const char *path, GError **error)
 			int saved_errno = errno;
 
 			close(fd);
-			g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
+			g_set_error(error, PXM_STORE_ERROR,
+			            PXM_STORE_ERROR_OPEN,
 			            "Cannot read the store “%s”: %s", path,
 			            g_strerror(saved_errno));
 			return FALSE;
@@ -329,14 +425,16 @@ prepare_file(const char *path, GError **error)
 		if (n != (ssize_t) sizeof(header) ||
 		    memcmp(header, magic, sizeof(magic)) != 0) {
 			close(fd);
-			g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_CORRUPT,
-			            "The store “%s” is not a SQLite database; it "
-			            "was left untouched", path);
+			g_set_error(error, PXM_STORE_ERROR,
+			            PXM_STORE_ERROR_CORRUPT,
+			            "The store “%s” is not a SQLite database; "
+			            "it was left untouched", path);
 			return FALSE;
 		}
 	}
 
 	close(fd);
+	*out_file_id = g_steal_pointer(&file_id);
 	return TRUE;
 }
 
@@ -346,17 +444,22 @@ prepare_file(const char *path, GError **error)
 static gboolean
 tighten_files(PxmStore *store, GError **error)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+	static const char *const suffixes[] = {
+		"", "-wal", "-shm", "-journal",
+	};
 	const char *main_file = sqlite3_db_filename(store->db, "main");
 
 	if (main_file == NULL || *main_file == '\0') {
 		return TRUE;
 	}
 	for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-		g_autofree char *file = g_strconcat(main_file, suffixes[i], NULL);
+		g_autofree char *file = NULL;
 		struct stat st;
 
-		if (g_stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
+		/* Not through a symlink: sqlite3_db_filename() has resolved
+		 * the database's own links already. */
+		file = g_strconcat(main_file, suffixes[i], NULL);
+		if (g_lstat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
 			continue;
 		}
 		if (!tighten_mode(file, &st, error)) {
@@ -372,17 +475,17 @@ tighten_files(PxmStore *store, GError **error)
 static gboolean
 check_usable(PxmStore *store, gboolean *out_is_new, GError **error)
 {
+	static const char check_sql[] =
+		"SELECT (SELECT application_id FROM pragma_application_id),"
+		" (SELECT count(*) FROM sqlite_master),"
+		" (SELECT count(*) FROM sqlite_master"
+		"  WHERE type = 'table' AND name = 'pxm_schema')";
 	sqlite3_stmt *stmt = NULL;
 	gint64 app_id = 0, n_objects = 0, n_schema = 0;
 	gboolean found;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db,
-	                        "SELECT (SELECT application_id FROM pragma_application_id),"
-	                        " (SELECT count(*) FROM sqlite_master),"
-	                        " (SELECT count(*) FROM sqlite_master"
-	                        "  WHERE type = 'table' AND name = 'pxm_schema')",
-	                        -1, &stmt, NULL);
+	rc = sqlite3_prepare_v2(store->db, check_sql, -1, &stmt, NULL);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 	}
@@ -409,10 +512,10 @@ check_usable(PxmStore *store, gboolean *out_is_new, GError **error)
 	}
 
 	{
-		g_auto(PxmCachedStmt) get = store_stmt(store, PXM_STMT_SCHEMA_GET,
-		                                       error);
+		g_auto(PxmCachedStmt) get = NULL;
 		gint64 version;
 
+		get = store_stmt(store, PXM_STMT_SCHEMA_GET, error);
 		if (get == NULL) {
 			return FALSE;
 		}
@@ -423,9 +526,10 @@ check_usable(PxmStore *store, gboolean *out_is_new, GError **error)
 		if (found && version > (gint64) G_N_ELEMENTS(host_migrations)) {
 			g_set_error(error, PXM_STORE_ERROR,
 			            PXM_STORE_ERROR_NEWER_SCHEMA,
-			            "The store “%s” was written by a newer version "
-			            "of the plugin (schema %" G_GINT64_FORMAT ", "
-			            "this version knows %d); it was left untouched",
+			            "The store “%s” was written by a newer "
+			            "version of the plugin (schema "
+			            "%" G_GINT64_FORMAT ", this version knows "
+			            "%d); it was left untouched",
 			            store->path, version,
 			            (int) G_N_ELEMENTS(host_migrations));
 			return FALSE;
@@ -470,6 +574,7 @@ static gboolean
 enable_wal(PxmStore *store, GError **error)
 {
 	sqlite3_stmt *stmt = NULL;
+	const char *mode;
 	int rc;
 
 	rc = sqlite3_prepare_v2(store->db, "PRAGMA journal_mode = WAL", -1,
@@ -484,10 +589,10 @@ enable_wal(PxmStore *store, GError **error)
 	}
 	/* A file system without shared memory support (some network mounts)
 	 * keeps the rollback journal: still transactional, so go on. */
-	if (g_ascii_strcasecmp((const char *) sqlite3_column_text(stmt, 0),
-	                       "wal") != 0) {
+	mode = (const char *) sqlite3_column_text(stmt, 0);
+	if (mode == NULL || g_ascii_strcasecmp(mode, "wal") != 0) {
 		g_debug("store %s: journal mode stays %s", store->path,
-		        sqlite3_column_text(stmt, 0));
+		        mode ? mode : "(unknown)");
 	}
 	sqlite3_finalize(stmt);
 	return TRUE;
@@ -518,22 +623,40 @@ initialise_new(PxmStore *store, GError **error)
 	return TRUE;
 }
 
+/* Errors of the open sequence all name the file. */
+static void
+prefix_path(GError **error, const char *path)
+{
+	if (error && *error && strstr((*error)->message, path) == NULL) {
+		g_prefix_error(error, "Cannot open the store “%s”: ", path);
+	}
+}
+
 PxmStore *
 pxm_store_open(const char *path, GError **error)
 {
 	g_autoptr(PxmStore) store = NULL;
+	g_autofree char *file_id = NULL;
 	gboolean is_new = FALSE;
 	int rc;
 
 	g_return_val_if_fail(path != NULL && *path != '\0', NULL);
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-	if (!prepare_file(path, error)) {
+	if (!prepare_file(path, &file_id, error)) {
+		return NULL;
+	}
+	/* A new file cannot be open already; an existing one was checked
+	 * before prepare_file() opened it, this catches a replaced file. */
+	if (file_id_is_open(file_id)) {
+		set_busy_in_process_error(path, error);
 		return NULL;
 	}
 
 	store = g_new0(PxmStore, 1);
 	store->path = g_strdup(path);
+	store->file_id = g_steal_pointer(&file_id);
+	file_id_register(store->file_id);
 
 	/* No SQLITE_OPEN_CREATE: prepare_file() made the file, so a file that
 	 * vanished in between is an error rather than silently recreated. */
@@ -548,14 +671,11 @@ pxm_store_open(const char *path, GError **error)
 	    !check_usable(store, &is_new, error) ||
 	    !tighten_files(store, error) ||
 	    !enable_wal(store, error) ||
-	    (is_new && !initialise_new(store, error))) {
-		return NULL;
-	}
-
-	if (!pxm_store_ensure_schema(store, PXM_STORE_HOST_COMPONENT,
+	    (is_new && !initialise_new(store, error)) ||
+	    !pxm_store_ensure_schema(store, PXM_STORE_HOST_COMPONENT,
 	                             host_migrations,
 	                             G_N_ELEMENTS(host_migrations), error)) {
-		g_prefix_error(error, "Cannot open the store “%s”: ", path);
+		prefix_path(error, path);
 		return NULL;
 	}
 
@@ -572,13 +692,14 @@ pxm_store_close(PxmStore *store)
 	}
 
 	for (gsize i = 0; i < G_N_ELEMENTS(store->stmts); i++) {
-		g_clear_pointer(&store->stmts[i], sqlite3_finalize);
+		sqlite3_finalize(store->stmts[i]);
+		store->stmts[i] = NULL;
 	}
 
 	if (store->db) {
 		if (store->depth > 0) {
-			g_warning("store %s closed inside a transaction; rolling "
-			          "back", store->path);
+			g_warning("store %s closed inside a transaction; "
+			          "rolling back", store->path);
 			if (!sqlite3_get_autocommit(store->db)) {
 				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL,
 				             NULL);
@@ -593,6 +714,10 @@ pxm_store_close(PxmStore *store)
 		}
 	}
 
+	if (store->file_id) {
+		file_id_unregister(store->file_id);
+	}
+	g_free(store->file_id);
 	g_free(store->path);
 	g_free(store);
 }
@@ -704,6 +829,8 @@ pxm_store_commit(PxmStore *store, GError **error)
 gboolean
 pxm_store_rollback(PxmStore *store, GError **error)
 {
+	static const char rollback_to[] = "ROLLBACK TO " PXM_STORE_SAVEPOINT ";"
+	                                  "RELEASE " PXM_STORE_SAVEPOINT;
 	int rc = SQLITE_OK;
 
 	g_return_val_if_fail(store != NULL, FALSE);
@@ -711,15 +838,13 @@ pxm_store_rollback(PxmStore *store, GError **error)
 
 	if (!sqlite3_get_autocommit(store->db)) {
 		rc = sqlite3_exec(store->db,
-		                  store->depth == 1
-		                          ? "ROLLBACK"
-		                          : "ROLLBACK TO " PXM_STORE_SAVEPOINT ";"
-		                            "RELEASE " PXM_STORE_SAVEPOINT,
+		                  store->depth == 1 ? "ROLLBACK" : rollback_to,
 		                  NULL, NULL, NULL);
 	}
 	store->depth--;
 	if (rc != SQLITE_OK) {
-		set_sql_error(store, error, rc, "Cannot roll back a transaction");
+		set_sql_error(store, error, rc,
+		              "Cannot roll back a transaction");
 		return FALSE;
 	}
 	return TRUE;
@@ -804,8 +929,9 @@ run_migration(PxmStore *store, const char *component,
 	/* A COMMIT in the step would have made it impossible to roll back. */
 	if (sqlite3_get_autocommit(store->db)) {
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_MIGRATION,
-		            "Schema version %d of “%s” ended the transaction; "
-		            "migrations must not contain transaction control",
+		            "Schema version %d of “%s” ended the "
+		            "transaction; migrations must not contain "
+		            "transaction control",
 		            step->version, component);
 		return FALSE;
 	}
@@ -826,10 +952,10 @@ pxm_store_ensure_schema(PxmStore *store, const char *component,
 		    migrations[i].sql == NULL) {
 			g_set_error(error, PXM_STORE_ERROR,
 			            PXM_STORE_ERROR_MIGRATION,
-			            "Migration %" G_GSIZE_FORMAT " of “%s” has "
-			            "version %d (expected %" G_GSIZE_FORMAT ") or "
-			            "no SQL", i, component, migrations[i].version,
-			            i + 1);
+			            "Migration %" G_GSIZE_FORMAT " of “%s” "
+			            "has version %d (expected "
+			            "%" G_GSIZE_FORMAT ") or no SQL",
+			            i, component, migrations[i].version, i + 1);
 			return FALSE;
 		}
 	}
@@ -848,11 +974,12 @@ pxm_store_ensure_schema(PxmStore *store, const char *component,
 		if (version > (gint64) n_migrations) {
 			g_set_error(error, PXM_STORE_ERROR,
 			            PXM_STORE_ERROR_NEWER_SCHEMA,
-			            "The tables of “%s” in “%s” were written by a "
-			            "newer version (schema %" G_GINT64_FORMAT ", "
-			            "this version knows %" G_GSIZE_FORMAT "); they "
-			            "were left untouched",
-			            component, store->path, version, n_migrations);
+			            "The tables of “%s” in “%s” were written "
+			            "by a newer version (schema "
+			            "%" G_GINT64_FORMAT ", this version knows "
+			            "%" G_GSIZE_FORMAT "); they were left "
+			            "untouched", component, store->path,
+			            version, n_migrations);
 			break;
 		}
 		if (version == (gint64) n_migrations) {
@@ -1019,7 +1146,8 @@ merge_identity(PxmStore *store, gint64 rowid, const PxmMessageIdentity *id,
 	sqlite3_bind_int64(get, 1, rowid);
 	rc = sqlite3_step(get);
 	if (rc != SQLITE_ROW) {
-		set_sql_error(store, error, rc == SQLITE_DONE ? SQLITE_ERROR : rc,
+		set_sql_error(store, error,
+		              rc == SQLITE_DONE ? SQLITE_ERROR : rc,
 		              "Cannot read a recorded message");
 		return FALSE;
 	}
@@ -1191,8 +1319,8 @@ pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
 	data = g_bytes_get_data(bytes, &len);
 	if (len > 0 && memchr(data, '\0', len) != NULL) {
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_SQL,
-		            "The value of “%s” of “%s” is not a string", key,
-		            component);
+		            "The value of “%s” of “%s” is not a string",
+		            key, component);
 		return FALSE;
 	}
 	/* An empty GBytes may have no data pointer at all. */
@@ -1209,9 +1337,8 @@ pxm_store_kv_delete(PxmStore *store, const char *component, const char *key,
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(component != NULL, FALSE);
 
-	stmt = store_stmt(store,
-	                  key ? PXM_STMT_KV_DELETE : PXM_STMT_KV_DELETE_COMPONENT,
-	                  error);
+	stmt = store_stmt(store, key ? PXM_STMT_KV_DELETE
+	                             : PXM_STMT_KV_DELETE_COMPONENT, error);
 	if (stmt == NULL) {
 		return FALSE;
 	}

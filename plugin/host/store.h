@@ -43,7 +43,8 @@ G_BEGIN_DECLS
  * @PXM_STORE_ERROR_SQL: any other SQLite failure (statement error, constraint,
  *   disk full, I/O error after open).
  * @PXM_STORE_ERROR_BUSY: another process holds a lock on the database for
- *   longer than the busy timeout.
+ *   longer than the busy timeout, or the store is already open in this
+ *   process (one PxmStore per file and process).
  *
  * Error codes of the %PXM_STORE_ERROR domain.
  */
@@ -128,9 +129,14 @@ typedef struct {
  * foreign keys on, a 2 s busy timeout, secure_delete on (deleted key material
  * is overwritten, not left in free pages) and SQLite's defensive mode.
  *
- * Nothing is written to a file that turns out to be unusable: a file that is
- * not SQLite is rejected by its header before SQLite sees it, and a damaged,
- * foreign or newer database is rejected before the first write.
+ * Nothing is written to a file that turns out to be unusable (nor is its
+ * mode changed): a file that is not SQLite is rejected by its header before
+ * SQLite sees it, and a damaged, foreign or newer database is rejected before
+ * the first write.
+ *
+ * A file can be open only once per process: a second pxm_store_open() of
+ * it (by any path that leads to it) fails with %PXM_STORE_ERROR_BUSY until
+ * the first store is closed.
  *
  * Errors: %PXM_STORE_ERROR_OPEN, %PXM_STORE_ERROR_CORRUPT,
  * %PXM_STORE_ERROR_NEWER_SCHEMA (for the "host" component),
@@ -315,7 +321,8 @@ gboolean pxm_store_exec(PxmStore *store, const char *sql, GError **error);
  *
  * Returns: %TRUE on success (whether or not it was found).
  */
-gboolean pxm_store_identity_lookup(PxmStore *store, const PxmMessageIdentity *id,
+gboolean pxm_store_identity_lookup(PxmStore *store,
+                                   const PxmMessageIdentity *id,
                                    gboolean *out_found, gint64 *out_rowid,
                                    GError **error);
 
@@ -339,7 +346,8 @@ gboolean pxm_store_identity_lookup(PxmStore *store, const PxmMessageIdentity *id
  *
  * Returns: %TRUE on success.
  */
-gboolean pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id,
+gboolean pxm_store_identity_record(PxmStore *store,
+                                   const PxmMessageIdentity *id,
                                    GError **error);
 
 /**
@@ -359,8 +367,9 @@ gboolean pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id
  *
  * Returns: %TRUE on success.
  */
-gboolean pxm_store_kv_set(PxmStore *store, const char *component, const char *key,
-                          const void *value, gsize len, GError **error);
+gboolean pxm_store_kv_set(PxmStore *store, const char *component,
+                          const char *key, const void *value, gsize len,
+                          GError **error);
 
 /**
  * pxm_store_kv_get_dup:
