@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shared set-up of the integration tests: paths, skip rules, one private
+Prosody per test module, headless hosts with the plugin, slixmpp peers.
+
+Import it first: it exits with 77 (skip) when prosody or slixmpp is missing.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.environ.get("PXM_SOURCE_ROOT") or os.path.dirname(
+    os.path.dirname(HERE))
+BUILD_ROOT = os.environ.get("PXM_BUILD_ROOT") or os.path.join(
+    SOURCE_ROOT, "build")
+for sub in ("tests/server", "tests/peers", "tests/host"):
+    sys.path.insert(0, os.path.join(SOURCE_ROOT, sub))
+
+SKIP = 77
+try:
+    import pxm_server
+    if pxm_server.server_kind() != "prosody":
+        raise ImportError("PXM_SERVER=%s not supported yet"
+                          % pxm_server.server_kind())
+    if not pxm_server.prosody_available():
+        raise ImportError("prosody not installed")
+    import slixmpp  # noqa: F401
+    import pxm_peer  # noqa: F401
+    import pxm_host  # noqa: F401
+except ImportError as e:
+    print("SKIP: %s" % e)
+    sys.exit(SKIP)
+
+from pxm_host import TestHost  # noqa: E402
+from pxm_peer import Peer  # noqa: E402
+
+PLUGIN = os.path.join(BUILD_ROOT, "plugin", "xmpp-modern.so")
+
+
+def manifests():
+    """The extensions' manifests from the source tree, by id."""
+    root = os.path.join(SOURCE_ROOT, "plugin", "extensions")
+    out = {}
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name, "manifest.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                out[name] = json.load(f)
+    return out
+
+
+def all_features():
+    return {f for m in manifests().values() for f in m.get("features", [])}
+
+
+class ServerTestCase(unittest.TestCase):
+    """One private Prosody for the whole test class; helpers for hosts and
+    peers that are closed after each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pxm-it-")
+        cls.server = pxm_server.make_server(os.path.join(cls.tmp.name, "srv"))
+        cls.info = cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self._closers = []
+
+    def tearDown(self):
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception as e:  # keep closing the rest
+                print("cleanup: %r" % e, file=sys.stderr)
+
+    def jid(self, user):
+        return "%s@%s" % (user, self.info["domain"])
+
+    def host(self, plugin=True, **kw):
+        h = TestHost(BUILD_ROOT, plugin=plugin, **kw)
+        self._closers.append(h.close)
+        return h
+
+    def online(self, host, user, xml=False, **kw):
+        """An account of @user in @host, signed on; returns its name."""
+        account = host.add_account(self.info, self.jid(user), **kw)
+        if xml:
+            host.xml(account, True)
+        host.connect_and_wait(account)
+        return account
+
+    def peer(self, user, **kw):
+        p = Peer(self.jid(user), self.info["users"][self.jid(user)],
+                 self.info, **kw).connect()
+        self._closers.append(p.disconnect)
+        return p
+
+
+def main():
+    unittest.main(verbosity=2)
