@@ -90,11 +90,11 @@ typedef struct {
 	 * carbons and archive results). */
 	gboolean sent_by_me;
 
-	char *type;     /* message type ("chat", "groupchat", ...) */
-	char *from;     /* full JID the message is from */
-	char *to;       /* full JID the message is to */
-	char *id;       /* the message's id attribute */
-	char *body;     /* the plaintext body, after decryption */
+	char *type; /* message type ("chat", "groupchat", ...) */
+	char *from; /* full JID the message is from */
+	char *to;   /* full JID the message is to */
+	char *id;   /* the message's id attribute */
+	char *body; /* the plaintext body, after decryption */
 	/* XEP-0359: only set when verified (by = own bare JID or the room). */
 	char *stanza_id;
 	char *origin_id;

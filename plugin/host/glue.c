@@ -19,8 +19,8 @@ typedef struct {
 	void (*add_feature)(const char *ns, FeatureEnabledFunc enabled);
 	void (*remove_feature)(const char *ns);
 	void (*broadcast_change)(void);
-	GPtrArray *features;       /* added by us, borrowed strings */
-	GList *options;            /* PurpleAccountOption we added */
+	GPtrArray *features; /* added by us, borrowed strings */
+	GList *options;      /* PurpleAccountOption we added */
 } Glue;
 
 static Glue glue;
@@ -64,7 +64,8 @@ pxm_glue_is_xmpp(PurpleAccount *account)
 static gboolean
 is_ours(PurpleConnection *gc)
 {
-	return gc != NULL && pxm_glue_is_xmpp(purple_connection_get_account(gc));
+	return gc != NULL &&
+	       pxm_glue_is_xmpp(purple_connection_get_account(gc));
 }
 
 void
@@ -128,8 +129,8 @@ on_receiving_iq(PurpleConnection *gc, const char *type, const char *id,
 }
 
 static gboolean
-on_receiving_presence(PurpleConnection *gc, const char *type,
-		      const char *from, xmlnode *presence, gpointer data)
+on_receiving_presence(PurpleConnection *gc, const char *type, const char *from,
+		      xmlnode *presence, gpointer data)
 {
 	return incoming(gc, presence);
 }
@@ -233,7 +234,8 @@ add_options(PurplePluginProtocolInfo *info)
 
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
-		g_autofree char *key = pxm_host_setting_key_dup(ext->manifest->id);
+		g_autofree char *key =
+			pxm_host_setting_key_dup(ext->manifest->id);
 		g_autofree char *label = g_strdup_printf(
 			/* TRANSLATORS: an account option; %s is an extension
 			 * name such as "Unique message IDs (XEP-0359)" */
@@ -242,8 +244,8 @@ add_options(PurplePluginProtocolInfo *info)
 		PurpleAccountOption *option = purple_account_option_bool_new(
 			label, key, ext->manifest->enabled_by_default);
 
-		info->protocol_options =
-			g_list_append(info->protocol_options, option);
+		info->protocol_options = g_list_append(info->protocol_options,
+						       option);
 		glue.options = g_list_prepend(glue.options, option);
 	}
 }
@@ -252,8 +254,8 @@ static void
 remove_options(PurplePluginProtocolInfo *info)
 {
 	for (GList *l = glue.options; l != NULL; l = l->next) {
-		info->protocol_options =
-			g_list_remove(info->protocol_options, l->data);
+		info->protocol_options = g_list_remove(info->protocol_options,
+						       l->data);
 		purple_account_option_destroy(l->data);
 	}
 	g_clear_pointer(&glue.options, g_list_free);
@@ -281,15 +283,16 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 	void *conn = purple_connections_get_handle();
 
 	if (prpl == NULL || !purple_plugin_is_loaded(prpl)) {
-		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-				    _("The XMPP protocol plugin is not loaded."));
+		g_set_error_literal(
+			error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			_("The XMPP protocol plugin is not loaded."));
 		return FALSE;
 	}
 	glue.prpl = prpl;
 	glue.add_feature = lookup_symbol(prpl, "jabber_add_feature");
 	glue.remove_feature = lookup_symbol(prpl, "jabber_remove_feature");
-	glue.broadcast_change =
-		lookup_symbol(prpl, "jabber_caps_broadcast_change");
+	glue.broadcast_change = lookup_symbol(prpl,
+					      "jabber_caps_broadcast_change");
 
 	purple_signal_connect(prpl, "jabber-receiving-message", plugin,
 			      PURPLE_CALLBACK(on_receiving_message), NULL);

@@ -28,10 +28,20 @@ pxm_stanza_set(char **field, const char *value)
 	g_free(old);
 }
 
+/* XEP-0082 date-time; 0 when malformed. */
+static gint64
+parse_stamp(const char *stamp)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(stamp, NULL);
+
+	return dt != NULL ? g_date_time_to_unix(dt) : 0;
+}
+
 void
 pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 {
-	xmlnode *body;
+	xmlnode *body, *delay;
+	const char *stamp;
 
 	memset(st, 0, sizeof(*st));
 	st->stanza = node;
@@ -49,9 +59,17 @@ pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 	st->from = g_strdup(xmlnode_get_attrib(node, "from"));
 	st->to = g_strdup(xmlnode_get_attrib(node, "to"));
 	st->id = g_strdup(xmlnode_get_attrib(node, "id"));
-	if (st->kind == PXM_STANZA_MESSAGE &&
-	    (body = xmlnode_get_child(node, "body")) != NULL)
+	if (st->kind != PXM_STANZA_MESSAGE)
+		return;
+	if ((body = xmlnode_get_child(node, "body")) != NULL)
 		st->body = xmlnode_get_data(body);
+	/* XEP-0203: the original send time of a message stored and delivered
+	 * later (offline storage, room history). */
+	if (!outgoing &&
+	    (delay = xmlnode_get_child_with_namespace(node, "delay",
+						      PXM_NS_DELAY)) != NULL &&
+	    (stamp = xmlnode_get_attrib(delay, "stamp")) != NULL)
+		st->timestamp = parse_stamp(stamp);
 }
 
 void
@@ -206,16 +224,15 @@ run_phase(PxmAccount *account, PxmPhase phase, PxmStanza *st)
 						    &n);
 
 	for (guint i = 0; i < n; i++) {
-		const PxmExtension *ext =
-			pxm_registry_peek(account->registry, order[i]);
+		const PxmExtension *ext = pxm_registry_peek(account->registry,
+							    order[i]);
 		PxmVerdict verdict;
 
 		if (!account->active[order[i]] ||
 		    !(ext->manifest->stages[phase].stanzas & st->kind))
 			continue;
-		verdict = ext->klass->stages[phase](account,
-						    account->states[order[i]],
-						    st);
+		verdict = ext->klass->stages[phase](
+			account, account->states[order[i]], st);
 		if (verdict != PXM_VERDICT_CONTINUE && !st->outgoing)
 			return verdict;
 	}
@@ -244,10 +261,9 @@ pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 	 * replayed by a room) is not shown twice. */
 	if (is_shown_message(st) && st->message == st->stanza &&
 	    !pxm_presenter_admit(account, st)) {
-		purple_debug_info(CATEGORY,
-				  "dropping a message already shown (id %s)\n",
-				  st->stanza_id != NULL ? st->stanza_id
-							: st->id);
+		purple_debug_info(
+			CATEGORY, "dropping a message already shown (id %s)\n",
+			st->stanza_id != NULL ? st->stanza_id : st->id);
 		return PXM_VERDICT_DROP;
 	}
 	return PXM_VERDICT_CONTINUE;
@@ -290,8 +306,8 @@ load_registry(PxmRegistry *registry, GError **error)
 	for (guint i = 0; children[i] != NULL; i++) {
 		g_autofree char *id = g_strndup(children[i],
 						strcspn(children[i], "/"));
-		g_autofree char *path = g_strdup_printf(
-			"%s/%s/manifest.json", RESOURCE_ROOT, id);
+		g_autofree char *path = g_strdup_printf("%s/%s/manifest.json",
+							RESOURCE_ROOT, id);
 		g_autofree char *source = g_strdup_printf(
 			"plugin/extensions/%s/manifest.json", id);
 		g_autoptr(GBytes) bytes = NULL;
@@ -331,8 +347,8 @@ load_registry(PxmRegistry *registry, GError **error)
 			return FALSE;
 	}
 	for (guint i = 0; pxm_builtin_extensions[i] != NULL; i++) {
-		if (pxm_registry_lookup(registry, pxm_builtin_extensions[i]->id) ==
-		    NULL) {
+		if (pxm_registry_lookup(
+			    registry, pxm_builtin_extensions[i]->id) == NULL) {
 			g_set_error(error, PXM_MANIFEST_ERROR,
 				    PXM_MANIFEST_ERROR_MISMATCH,
 				    "extension '%s' has no manifest.json",
@@ -363,9 +379,9 @@ pxm_host_init(GError **error)
 static void
 account_down(PxmAccount *account)
 {
-	g_autoptr(GError) reason = g_error_new_literal(
-		PXM_IQ_ERROR, PXM_IQ_ERROR_DISCONNECTED,
-		"the account went offline");
+	g_autoptr(GError) reason =
+		g_error_new_literal(PXM_IQ_ERROR, PXM_IQ_ERROR_DISCONNECTED,
+				    "the account went offline");
 
 	pxm_account_free(account, reason);
 }
@@ -566,8 +582,9 @@ pxm_host_feature_enabled(PurpleConnection *gc, const char *feature)
 		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
 
 		if (account->active[i] &&
-		    g_strv_contains((const char *const *)ext->manifest->features,
-				    feature))
+		    g_strv_contains(
+			    (const char *const *)ext->manifest->features,
+			    feature))
 			return TRUE;
 	}
 	return FALSE;
@@ -578,8 +595,8 @@ pxm_host_all_features(void)
 {
 	GPtrArray *all = g_ptr_array_new();
 
-	for (guint i = 0; host != NULL && i < pxm_registry_get_n(host->registry);
-	     i++) {
+	for (guint i = 0;
+	     host != NULL && i < pxm_registry_get_n(host->registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
 
 		for (guint f = 0; ext->manifest->features[f] != NULL; f++) {

@@ -21,15 +21,15 @@ typedef void (*PxmSendFunc)(PxmAccount *account, xmlnode *stanza,
 			    gpointer user_data);
 
 struct PxmAccount {
-	PurpleAccount *purple;   /* NULL in unit tests */
-	PurpleConnection *gc;    /* NULL in unit tests */
-	char *bare_jid;          /* normalised */
-	PxmStore *store;         /* NULL if it could not be opened */
+	PurpleAccount *purple; /* NULL in unit tests */
+	PurpleConnection *gc;  /* NULL in unit tests */
+	char *bare_jid;        /* normalised */
+	PxmStore *store;       /* NULL if it could not be opened */
 	PxmIqTracker *iq;
 	PxmPresenter *presenter;
-	PxmRegistry *registry;   /* borrowed */
-	gboolean *active;        /* per extension index */
-	gpointer *states;        /* per extension index */
+	PxmRegistry *registry; /* borrowed */
+	gboolean *active;      /* per extension index */
+	gpointer *states;      /* per extension index */
 	PxmSendFunc send;
 	gpointer send_data;
 };

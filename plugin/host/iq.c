@@ -5,7 +5,9 @@
 
 #include "jid.h"
 
+/* clang-format off */
 G_DEFINE_QUARK(pxm-iq-error-quark, pxm_iq_error)
+/* clang-format on */
 
 #define DEFAULT_TIMEOUT_MS 30000
 
@@ -102,10 +104,9 @@ static gboolean
 on_timeout(gpointer data)
 {
 	Request *req = data;
-	g_autoptr(GError) error = g_error_new(PXM_IQ_ERROR,
-					      PXM_IQ_ERROR_TIMEOUT,
-					      "no answer to request %s",
-					      req->id);
+	g_autoptr(GError) error =
+		g_error_new(PXM_IQ_ERROR, PXM_IQ_ERROR_TIMEOUT,
+			    "no answer to request %s", req->id);
 
 	req->timeout_source = 0;
 	complete(req, NULL, error);

@@ -64,9 +64,9 @@ split(const char *jid, char **node, char **domain, const char **resource)
 	d = fold_part(dstart, dend - dstart);
 	if (d == NULL || strchr(d, '@') != NULL)
 		return FALSE;
-	if (slash != NULL && (slash[1] == '\0' ||
-			      strlen(slash + 1) > PXM_JID_PART_MAX ||
-			      !g_utf8_validate(slash + 1, -1, NULL)))
+	if (slash != NULL &&
+	    (slash[1] == '\0' || strlen(slash + 1) > PXM_JID_PART_MAX ||
+	     !g_utf8_validate(slash + 1, -1, NULL)))
 		return FALSE;
 	*node = g_steal_pointer(&n);
 	*domain = g_steal_pointer(&d);

@@ -4,17 +4,16 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+/* clang-format off */
 G_DEFINE_QUARK(pxm-manifest-error-quark, pxm_manifest_error)
+/* clang-format on */
 
 #define MANIFEST_VERSION 1
 
 static const char *const phase_names[PXM_PHASE_COUNT] = {
-	[PXM_PHASE_UNWRAP] = "unwrap",
-	[PXM_PHASE_DECRYPT] = "decrypt",
-	[PXM_PHASE_HANDLE] = "handle",
-	[PXM_PHASE_PRESENT] = "present",
-	[PXM_PHASE_COMPOSE] = "compose",
-	[PXM_PHASE_ANNOTATE] = "annotate",
+	[PXM_PHASE_UNWRAP] = "unwrap",   [PXM_PHASE_DECRYPT] = "decrypt",
+	[PXM_PHASE_HANDLE] = "handle",   [PXM_PHASE_PRESENT] = "present",
+	[PXM_PHASE_COMPOSE] = "compose", [PXM_PHASE_ANNOTATE] = "annotate",
 	[PXM_PHASE_ENCRYPT] = "encrypt",
 };
 
@@ -57,7 +56,10 @@ typedef struct {
 	GError **error;
 } Ctx;
 
-G_GNUC_PRINTF(4, 5) static gboolean
+static gboolean fail(Ctx *ctx, PxmManifestError code, const char *key,
+		     const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static gboolean
 fail(Ctx *ctx, PxmManifestError code, const char *key, const char *fmt, ...)
 {
 	g_autofree char *msg = NULL;
@@ -94,7 +96,8 @@ check_keys(Ctx *ctx, JsonObject *obj, const char *prefix,
 
 	for (GList *l = members; l != NULL; l = l->next) {
 		if (!g_strv_contains(allowed, l->data)) {
-			g_autofree char *key = g_strconcat(prefix, l->data, NULL);
+			g_autofree char *key = g_strconcat(prefix, l->data,
+							   NULL);
 			return fail(ctx, PXM_MANIFEST_ERROR_UNKNOWN_KEY, key,
 				    "unknown key");
 		}
@@ -187,10 +190,11 @@ get_string_array(Ctx *ctx, JsonObject *obj, const char *key,
 					    ikey, "'%s' is not %s", s, what);
 			for (guint j = 0; j < items->len; j++)
 				if (g_str_equal(items->pdata[j], s))
-					return fail(ctx,
-						    PXM_MANIFEST_ERROR_BAD_VALUE,
-						    ikey, "'%s' is listed twice",
-						    s);
+					return fail(
+						ctx,
+						PXM_MANIFEST_ERROR_BAD_VALUE,
+						ikey, "'%s' is listed twice",
+						s);
 			g_ptr_array_add(items, g_strdup(s));
 		}
 	}
@@ -202,7 +206,7 @@ get_string_array(Ctx *ctx, JsonObject *obj, const char *key,
 static gboolean
 parse_xeps(Ctx *ctx, JsonObject *root, PxmManifest *m)
 {
-	static const char *const allowed[] = {"number", "version", NULL};
+	static const char *const allowed[] = { "number", "version", NULL };
 	gboolean ok;
 	JsonNode *node = get_member(ctx, root, "xeps", TRUE, JSON_NODE_ARRAY,
 				    "an array of objects", &ok);
@@ -280,8 +284,8 @@ is_stanza_kind(const char *s)
 static gboolean
 parse_stage(Ctx *ctx, JsonNode *item, guint i, PxmManifest *m)
 {
-	static const char *const allowed[] = {"phase", "stanzas", "after",
-					      NULL};
+	static const char *const allowed[] = { "phase", "stanzas", "after",
+					       NULL };
 	g_autofree char *prefix = g_strdup_printf("stages[%u].", i);
 	g_autofree char *pkey = g_strconcat(prefix, "phase", NULL);
 	g_autofree char *skey = g_strconcat(prefix, "stanzas", NULL);
@@ -347,9 +351,16 @@ parse_stage(Ctx *ctx, JsonNode *item, guint i, PxmManifest *m)
 static gboolean
 parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 {
-	static const char *const allowed[] = {
-		"manifest_version", "id", "name", "description", "xeps",
-		"features", "depends", "enabled_by_default", "stages", NULL};
+	static const char *const allowed[] = { "manifest_version",
+					       "id",
+					       "name",
+					       "description",
+					       "xeps",
+					       "features",
+					       "depends",
+					       "enabled_by_default",
+					       "stages",
+					       NULL };
 	JsonNode *node;
 	JsonArray *stages;
 	gboolean ok;
@@ -379,8 +390,8 @@ parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 	    !parse_xeps(ctx, root, m) ||
 	    !get_string_array(ctx, root, "features", "features", is_feature,
 			      "a disco feature (a URN or URL)", &m->features) ||
-	    !get_string_array(ctx, root, "depends", "depends",
-			      is_extension_id, "an extension id", &m->depends))
+	    !get_string_array(ctx, root, "depends", "depends", is_extension_id,
+			      "an extension id", &m->depends))
 		return FALSE;
 	if (g_strv_contains((const char *const *)m->depends, m->id))
 		return fail(ctx, PXM_MANIFEST_ERROR_CYCLE, "depends",
@@ -416,22 +427,20 @@ pxm_manifest_parse(const char *source, const char *data, gssize length,
 	g_autoptr(JsonParser) parser = json_parser_new_immutable();
 	g_autoptr(PxmManifest) m = g_new0(PxmManifest, 1);
 	g_autoptr(GError) local = NULL;
-	Ctx ctx = {source, error};
+	Ctx ctx = { source, error };
 	JsonNode *root;
 
 	g_return_val_if_fail(source != NULL && data != NULL, NULL);
 
 	m->source = g_strdup(source);
 	if (!json_parser_load_from_data(parser, data, length, &local)) {
-		g_set_error(error, PXM_MANIFEST_ERROR,
-			    PXM_MANIFEST_ERROR_PARSE, "%s: not valid JSON: %s",
-			    source, local->message);
+		g_set_error(error, PXM_MANIFEST_ERROR, PXM_MANIFEST_ERROR_PARSE,
+			    "%s: not valid JSON: %s", source, local->message);
 		return NULL;
 	}
 	root = json_parser_get_root(parser);
 	if (root == NULL || JSON_NODE_TYPE(root) != JSON_NODE_OBJECT) {
-		g_set_error(error, PXM_MANIFEST_ERROR,
-			    PXM_MANIFEST_ERROR_PARSE,
+		g_set_error(error, PXM_MANIFEST_ERROR, PXM_MANIFEST_ERROR_PARSE,
 			    "%s: expected a JSON object at the top level",
 			    source);
 		return NULL;
@@ -577,8 +586,8 @@ compare_ids(gconstpointer a, gconstpointer b, gpointer user_data)
  * run before j.  Ready nodes are taken in id order so the result never
  * depends on the order extensions were added in.
  */
-typedef gboolean (*EdgeFunc)(PxmRegistry *registry, guint before,
-			     guint after, gpointer data);
+typedef gboolean (*EdgeFunc)(PxmRegistry *registry, guint before, guint after,
+			     gpointer data);
 
 static gboolean
 toposort(PxmRegistry *registry, GArray *members, EdgeFunc edge, gpointer data,
@@ -640,9 +649,9 @@ after_edge(PxmRegistry *registry, guint before, guint after, gpointer data)
 	const PxmExtension *eb = registry->extensions->pdata[before];
 	const PxmExtension *ea = registry->extensions->pdata[after];
 
-	return g_strv_contains((const char *const *)ea->manifest->stages[phase]
-				       .after,
-			       eb->manifest->id);
+	return g_strv_contains(
+		(const char *const *)ea->manifest->stages[phase].after,
+		eb->manifest->id);
 }
 
 static gboolean
@@ -703,10 +712,10 @@ pxm_registry_resolve(PxmRegistry *registry, GError **error)
 		return FALSE;
 
 	for (guint p = 0; p < PXM_PHASE_COUNT; p++) {
-		g_autoptr(GArray) members =
-			g_array_new(FALSE, FALSE, sizeof(guint));
-		g_autofree char *what =
-			g_strdup_printf("phase '%s'", phase_names[p]);
+		g_autoptr(GArray) members = g_array_new(FALSE, FALSE,
+							sizeof(guint));
+		g_autofree char *what = g_strdup_printf("phase '%s'",
+							phase_names[p]);
 
 		for (guint i = 0; i < registry->extensions->len; i++) {
 			PxmExtension *ext = registry->extensions->pdata[i];

@@ -50,14 +50,14 @@ typedef struct {
 } PxmManifestStage;
 
 typedef struct {
-	char *source;      /* where it was read from, for messages */
+	char *source; /* where it was read from, for messages */
 	char *id;
 	char *name;        /* untranslated; translate with g_dgettext() */
 	char *description; /* untranslated */
 	PxmManifestXep *xeps;
 	guint n_xeps;
-	char **features;   /* disco features, zero-terminated */
-	char **depends;    /* extension ids, zero-terminated */
+	char **features; /* disco features, zero-terminated */
+	char **depends;  /* extension ids, zero-terminated */
 	gboolean enabled_by_default;
 	PxmManifestStage stages[PXM_PHASE_COUNT];
 } PxmManifest;
@@ -131,8 +131,7 @@ guint pxm_registry_get_n(PxmRegistry *registry);
 const PxmExtension *pxm_registry_peek(PxmRegistry *registry, guint index);
 
 /** pxm_registry_lookup: (transfer none) (nullable): extension by id. */
-const PxmExtension *pxm_registry_lookup(PxmRegistry *registry,
-					const char *id);
+const PxmExtension *pxm_registry_lookup(PxmRegistry *registry, const char *id);
 
 /**
  * pxm_registry_get_order:

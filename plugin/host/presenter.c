@@ -29,6 +29,7 @@ struct PxmPresenter {
 	PxmAccount *account;
 	GHashTable *memory; /* key strings, owned */
 	GPtrArray *pending; /* Identity, owned */
+	GString *scratch;   /* for building keys */
 	guint flush_source;
 };
 
@@ -51,8 +52,9 @@ pxm_presenter_new(PxmAccount *account)
 	p->account = account;
 	p->memory = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  NULL);
-	p->pending = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)identity_free);
+	p->pending =
+		g_ptr_array_new_with_free_func((GDestroyNotify)identity_free);
+	p->scratch = g_string_sized_new(128);
 	return p;
 }
 
@@ -106,6 +108,7 @@ pxm_presenter_free(PxmPresenter *p)
 	pxm_presenter_flush(p);
 	g_hash_table_unref(p->memory);
 	g_ptr_array_unref(p->pending);
+	g_string_free(p->scratch, TRUE);
 	g_free(p);
 }
 
@@ -119,12 +122,22 @@ on_flush(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-static char *
-memory_key(char kind, const char *conversation, const char *sender,
-	   const char *value)
+/* Builds a key of the in-memory index into @out (reused: look-ups run for
+ * every message and should not allocate). */
+static const char *
+memory_key(GString *out, char kind, const char *conversation,
+	   const char *sender, const char *value)
 {
-	return g_strconcat((char[]){kind, '\0'}, "\x1f", conversation, "\x1f",
-			   sender != NULL ? sender : "", "\x1f", value, NULL);
+	g_string_truncate(out, 0);
+	g_string_append_c(out, kind);
+	g_string_append_c(out, '\x1f');
+	g_string_append(out, conversation);
+	g_string_append_c(out, '\x1f');
+	if (sender != NULL)
+		g_string_append(out, sender);
+	g_string_append_c(out, '\x1f');
+	g_string_append(out, value);
+	return out->str;
 }
 
 /*
@@ -147,13 +160,14 @@ identity_from(PxmAccount *account, const PxmStanza *st, gboolean sent)
 	else if (sent)
 		id->sender = g_strdup(account->bare_jid);
 	else
-		id->sender = pxm_jid_bare_dup(st->from);
+		id->sender = g_strdup(id->conversation);
 	id->stanza_id = g_strdup(st->stanza_id);
 	id->origin_id = g_strdup(st->origin_id);
 	id->message_id = g_strdup(st->id);
 	id->direction = sent ? DIRECTION_SENT : DIRECTION_RECEIVED;
-	id->timestamp = (st->timestamp != 0 ? st->timestamp
-					    : g_get_real_time() / G_USEC_PER_SEC) *
+	id->timestamp = (st->timestamp != 0
+				 ? st->timestamp
+				 : g_get_real_time() / G_USEC_PER_SEC) *
 			G_USEC_PER_SEC;
 	return id;
 }
@@ -166,21 +180,21 @@ memory_has(PxmPresenter *p, Identity *id)
 		const char *sender;
 		const char *value;
 	} keys[] = {
-		{'s', NULL, id->stanza_id},
-		{'o', id->sender, id->origin_id},
-		{'m', id->sender,
-		 id->stanza_id == NULL && id->origin_id == NULL ? id->message_id
-								: NULL},
+		{ 's', NULL, id->stanza_id },
+		{ 'o', id->sender, id->origin_id },
+		{ 'm', id->sender,
+		  id->stanza_id == NULL && id->origin_id == NULL
+			  ? id->message_id
+			  : NULL },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
-		g_autofree char *k = NULL;
-
-		if (keys[i].value == NULL)
-			continue;
-		k = memory_key(keys[i].kind, id->conversation, keys[i].sender,
-			       keys[i].value);
-		if (g_hash_table_contains(p->memory, k))
+		if (keys[i].value != NULL &&
+		    g_hash_table_contains(p->memory,
+					  memory_key(p->scratch, keys[i].kind,
+						     id->conversation,
+						     keys[i].sender,
+						     keys[i].value)))
 			return TRUE;
 	}
 	return FALSE;
@@ -194,16 +208,20 @@ remember(PxmPresenter *p, Identity *id)
 	if (g_hash_table_size(p->memory) > MEMORY_MAX)
 		g_hash_table_remove_all(p->memory);
 	if (id->stanza_id != NULL)
-		g_hash_table_add(p->memory, memory_key('s', id->conversation,
-						       NULL, id->stanza_id));
+		g_hash_table_add(
+			p->memory,
+			g_strdup(memory_key(p->scratch, 's', id->conversation,
+					    NULL, id->stanza_id)));
 	if (id->origin_id != NULL)
-		g_hash_table_add(p->memory,
-				 memory_key('o', id->conversation, id->sender,
-					    id->origin_id));
+		g_hash_table_add(
+			p->memory,
+			g_strdup(memory_key(p->scratch, 'o', id->conversation,
+					    id->sender, id->origin_id)));
 	if (id->message_id != NULL)
-		g_hash_table_add(p->memory,
-				 memory_key('m', id->conversation, id->sender,
-					    id->message_id));
+		g_hash_table_add(
+			p->memory,
+			g_strdup(memory_key(p->scratch, 'm', id->conversation,
+					    id->sender, id->message_id)));
 	g_ptr_array_add(p->pending, id);
 	if (p->pending->len >= FLUSH_BATCH)
 		pxm_presenter_flush(p);
@@ -229,7 +247,11 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 		identity_free(id);
 		return FALSE;
 	}
-	if (account->store != NULL) {
+	/* A live message that was not stored and delivered later cannot
+	 * have been shown in an earlier session: the in-memory index is
+	 * enough, and the store is only written (in batches), not read. */
+	if (account->store != NULL &&
+	    (st->origin != PXM_ORIGIN_LIVE || st->timestamp != 0)) {
 		PxmMessageIdentity mi = {
 			.conversation = id->conversation,
 			.sender = id->sender,
@@ -245,8 +267,8 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 		};
 		g_autoptr(GError) error = NULL;
 
-		if (!pxm_store_identity_lookup(account->store, &mi, &found, NULL,
-					       &error))
+		if (!pxm_store_identity_lookup(account->store, &mi, &found,
+					       NULL, &error))
 			purple_debug_error("xmpp-modern",
 					   "identity look-up failed: %s\n",
 					   error->message);
@@ -323,8 +345,9 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 		 * notifications and other plugins see it. */
 		serv_got_im(account->gc, peer, html, flags, when);
 	} else {
-		PurpleConversation *conv = purple_find_conversation_with_account(
-			PURPLE_CONV_TYPE_IM, peer, pa);
+		PurpleConversation *conv =
+			purple_find_conversation_with_account(
+				PURPLE_CONV_TYPE_IM, peer, pa);
 
 		if (conv == NULL)
 			conv = purple_conversation_new(PURPLE_CONV_TYPE_IM, pa,

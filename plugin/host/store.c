@@ -26,7 +26,9 @@
 
 #define PXM_STORE_HOST_COMPONENT "host"
 
+/* clang-format off */
 G_DEFINE_QUARK(pxm-store-error-quark, pxm_store_error)
+/* clang-format on */
 
 typedef enum {
 	PXM_STMT_SCHEMA_GET,
@@ -41,6 +43,10 @@ typedef enum {
 	PXM_STMT_KV_SET,
 	PXM_STMT_KV_DELETE,
 	PXM_STMT_KV_DELETE_COMPONENT,
+	PXM_STMT_BEGIN,
+	PXM_STMT_SAVEPOINT,
+	PXM_STMT_COMMIT,
+	PXM_STMT_RELEASE,
 	PXM_N_STMTS
 } PxmStoreStmt;
 
@@ -53,9 +59,8 @@ static const char *const stmt_sql[PXM_N_STMTS] = {
 		"SET version = excluded.version",
 	/* One statement per key rather than one with ORs: each is a single
 	 * probe of its partial unique index. */
-	[PXM_STMT_ID_BY_STANZA] =
-		"SELECT id FROM messages "
-		"WHERE conversation = ?1 AND stanza_id = ?2",
+	[PXM_STMT_ID_BY_STANZA] = "SELECT id FROM messages "
+				  "WHERE conversation = ?1 AND stanza_id = ?2",
 	[PXM_STMT_ID_BY_ORIGIN] =
 		"SELECT id FROM messages "
 		"WHERE conversation = ?1 AND sender = ?2 AND origin_id = ?3",
@@ -80,8 +85,13 @@ static const char *const stmt_sql[PXM_N_STMTS] = {
 		"SET value = excluded.value",
 	[PXM_STMT_KV_DELETE] =
 		"DELETE FROM kv WHERE component = ?1 AND key = ?2",
-	[PXM_STMT_KV_DELETE_COMPONENT] =
-		"DELETE FROM kv WHERE component = ?1",
+	[PXM_STMT_KV_DELETE_COMPONENT] = "DELETE FROM kv WHERE component = ?1",
+	/* Transactions run for every batch and nested record: prepared once
+	 * rather than parsed each time. */
+	[PXM_STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[PXM_STMT_SAVEPOINT] = "SAVEPOINT " PXM_STORE_SAVEPOINT,
+	[PXM_STMT_COMMIT] = "COMMIT",
+	[PXM_STMT_RELEASE] = "RELEASE " PXM_STORE_SAVEPOINT,
 };
 
 /* The host's own tables. Released steps are never edited: add a step. */
@@ -90,11 +100,12 @@ static const PxmStoreMigration host_migrations[] = {
 	  /* The message identity index of the presenter. conversation: bare
 	   * JID of the partner or room; sender: bare JID (1:1) or room/nick.
 	   * NULLs are distinct in unique indexes, so the partial indexes only
-	   * constrain rows that carry the key. AUTOINCREMENT: a deleted row's
-	   * id is never given to another message that extensions could then
-	   * mistake for it. */
+	   * constrain rows that carry the key. No AUTOINCREMENT: it costs a
+	   * second table write per message (this runs for every message), and
+	   * rows are never deleted, so row ids are never reused.  A future step
+	   * that deletes rows must first make ids monotonic. */
 	  "CREATE TABLE messages ("
-	  " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	  " id INTEGER PRIMARY KEY,"
 	  " conversation TEXT NOT NULL,"
 	  " sender TEXT,"
 	  " stanza_id TEXT,"
@@ -162,17 +173,17 @@ static void
 set_sql_error(PxmStore *store, GError **error, int rc, const char *what)
 {
 	g_set_error(error, PXM_STORE_ERROR,
-	            error_code_for(rc, PXM_STORE_ERROR_SQL),
-	            "%s: %s", what, sqlite3_errmsg(store->db));
+		    error_code_for(rc, PXM_STORE_ERROR_SQL), "%s: %s", what,
+		    sqlite3_errmsg(store->db));
 }
 
 static void
 set_open_error(PxmStore *store, GError **error, int rc)
 {
 	g_set_error(error, PXM_STORE_ERROR,
-	            error_code_for(rc, PXM_STORE_ERROR_OPEN),
-	            "Cannot open the store “%s”: %s", store->path,
-	            store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+		    error_code_for(rc, PXM_STORE_ERROR_OPEN),
+		    "Cannot open the store “%s”: %s", store->path,
+		    store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
 }
 
 static gboolean
@@ -196,13 +207,33 @@ store_stmt(PxmStore *store, PxmStoreStmt which, GError **error)
 		return store->stmts[which];
 	}
 	rc = sqlite3_prepare_v3(store->db, stmt_sql[which], -1,
-	                        SQLITE_PREPARE_PERSISTENT, &store->stmts[which],
-	                        NULL);
+				SQLITE_PREPARE_PERSISTENT, &store->stmts[which],
+				NULL);
 	if (rc != SQLITE_OK) {
 		set_sql_error(store, error, rc, "Cannot prepare a statement");
 		return NULL;
 	}
 	return store->stmts[which];
+}
+
+/* Runs a cached statement that returns no rows. */
+static gboolean
+exec_cached(PxmStore *store, PxmStoreStmt which, const char *what,
+	    GError **error)
+{
+	sqlite3_stmt *stmt = store_stmt(store, which, error);
+	int rc;
+
+	if (stmt == NULL) {
+		return FALSE;
+	}
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		set_sql_error(store, error, rc, what);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* Binds a borrowed string: the statement is reset and unbound before the
@@ -216,7 +247,7 @@ bind_text(sqlite3_stmt *stmt, int index, const char *text)
 /* Steps a statement that yields at most one integer. */
 static gboolean
 step_int64(PxmStore *store, sqlite3_stmt *stmt, gboolean *out_found,
-           gint64 *out_value, GError **error)
+	   gint64 *out_value, GError **error)
 {
 	int rc = sqlite3_step(stmt);
 
@@ -236,8 +267,7 @@ step_int64(PxmStore *store, sqlite3_stmt *stmt, gboolean *out_found,
 
 /* Steps a statement that yields no row. */
 static gboolean
-step_done(PxmStore *store, sqlite3_stmt *stmt, const char *what,
-          GError **error)
+step_done(PxmStore *store, sqlite3_stmt *stmt, const char *what, GError **error)
 {
 	int rc = sqlite3_step(stmt);
 
@@ -260,8 +290,9 @@ tighten_mode(const char *path, const struct stat *st, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot restrict the permissions of “%s” to "
-		            "0600: %s", path, g_strerror(saved_errno));
+			    "Cannot restrict the permissions of “%s” to "
+			    "0600: %s",
+			    path, g_strerror(saved_errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -278,8 +309,8 @@ static GHashTable *open_files;
 static char *
 file_id_for(const struct stat *st)
 {
-	return g_strdup_printf("%ju:%ju", (uintmax_t) st->st_dev,
-	                       (uintmax_t) st->st_ino);
+	return g_strdup_printf("%ju:%ju", (uintmax_t)st->st_dev,
+			       (uintmax_t)st->st_ino);
 }
 
 static gboolean
@@ -299,7 +330,7 @@ file_id_register(const char *file_id)
 	G_LOCK(open_files);
 	if (open_files == NULL) {
 		open_files = g_hash_table_new_full(g_str_hash, g_str_equal,
-		                                   g_free, NULL);
+						   g_free, NULL);
 	}
 	g_hash_table_add(open_files, g_strdup(file_id));
 	G_UNLOCK(open_files);
@@ -322,7 +353,7 @@ static void
 set_busy_in_process_error(const char *path, GError **error)
 {
 	g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_BUSY,
-	            "The store “%s” is already open in this process", path);
+		    "The store “%s” is already open in this process", path);
 }
 
 /* Creates the folders and an empty 0600 file if there is none; otherwise
@@ -343,22 +374,22 @@ prepare_file(const char *path, char **out_file_id, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot create the folder “%s” of the store: %s",
-		            dir, g_strerror(saved_errno));
+			    "Cannot create the folder “%s” of the store: %s",
+			    dir, g_strerror(saved_errno));
 		return FALSE;
 	}
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-	          S_IRUSR | S_IWUSR);
+		  S_IRUSR | S_IWUSR);
 	if (fd >= 0) {
 		if (fstat(fd, &st) != 0) {
 			int saved_errno = errno;
 
 			close(fd);
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_OPEN,
-			            "Cannot open the store “%s”: %s", path,
-			            g_strerror(saved_errno));
+				    PXM_STORE_ERROR_OPEN,
+				    "Cannot open the store “%s”: %s", path,
+				    g_strerror(saved_errno));
 			return FALSE;
 		}
 		close(fd);
@@ -369,8 +400,8 @@ prepare_file(const char *path, char **out_file_id, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot open the store “%s”: %s", path,
-		            g_strerror(saved_errno));
+			    "Cannot open the store “%s”: %s", path,
+			    g_strerror(saved_errno));
 		return FALSE;
 	}
 
@@ -392,16 +423,16 @@ prepare_file(const char *path, char **out_file_id, GError **error)
 		int saved_errno = errno;
 
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot open the store “%s”: %s", path,
-		            g_strerror(saved_errno));
+			    "Cannot open the store “%s”: %s", path,
+			    g_strerror(saved_errno));
 		return FALSE;
 	}
 
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_OPEN,
-		            "Cannot open the store “%s”: not a regular file",
-		            path);
+			    "Cannot open the store “%s”: not a regular file",
+			    path);
 		return FALSE;
 	}
 	g_free(file_id);
@@ -417,18 +448,19 @@ prepare_file(const char *path, char **out_file_id, GError **error)
 
 			close(fd);
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_OPEN,
-			            "Cannot read the store “%s”: %s", path,
-			            g_strerror(saved_errno));
+				    PXM_STORE_ERROR_OPEN,
+				    "Cannot read the store “%s”: %s", path,
+				    g_strerror(saved_errno));
 			return FALSE;
 		}
-		if (n != (ssize_t) sizeof(header) ||
+		if (n != (ssize_t)sizeof(header) ||
 		    memcmp(header, magic, sizeof(magic)) != 0) {
 			close(fd);
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_CORRUPT,
-			            "The store “%s” is not a SQLite database; "
-			            "it was left untouched", path);
+				    PXM_STORE_ERROR_CORRUPT,
+				    "The store “%s” is not a SQLite database; "
+				    "it was left untouched",
+				    path);
 			return FALSE;
 		}
 	}
@@ -445,7 +477,10 @@ static gboolean
 tighten_files(PxmStore *store, GError **error)
 {
 	static const char *const suffixes[] = {
-		"", "-wal", "-shm", "-journal",
+		"",
+		"-wal",
+		"-shm",
+		"-journal",
 	};
 	const char *main_file = sqlite3_db_filename(store->db, "main");
 
@@ -505,9 +540,9 @@ check_usable(PxmStore *store, gboolean *out_is_new, GError **error)
 	}
 	if (app_id != PXM_STORE_APPLICATION_ID || n_schema != 1) {
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_CORRUPT,
-		            "“%s” is not a purple-xmpp-modern store (another "
-		            "program's database?); it was left untouched",
-		            store->path);
+			    "“%s” is not a purple-xmpp-modern store (another "
+			    "program's database?); it was left untouched",
+			    store->path);
 		return FALSE;
 	}
 
@@ -523,15 +558,15 @@ check_usable(PxmStore *store, gboolean *out_is_new, GError **error)
 		if (!step_int64(store, get, &found, &version, error)) {
 			return FALSE;
 		}
-		if (found && version > (gint64) G_N_ELEMENTS(host_migrations)) {
+		if (found && version > (gint64)G_N_ELEMENTS(host_migrations)) {
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_NEWER_SCHEMA,
-			            "The store “%s” was written by a newer "
-			            "version of the plugin (schema "
-			            "%" G_GINT64_FORMAT ", this version knows "
-			            "%d); it was left untouched",
-			            store->path, version,
-			            (int) G_N_ELEMENTS(host_migrations));
+				    PXM_STORE_ERROR_NEWER_SCHEMA,
+				    "The store “%s” was written by a newer "
+				    "version of the plugin (schema "
+				    "%" G_GINT64_FORMAT ", this version knows "
+				    "%d); it was left untouched",
+				    store->path, version,
+				    (int)G_N_ELEMENTS(host_migrations));
 			return FALSE;
 		}
 	}
@@ -556,12 +591,17 @@ configure_connection(PxmStore *store, GError **error)
 	 * killed process loses nothing committed and the file never corrupts;
 	 * only a power cut can undo the last commits. secure_delete overwrites
 	 * deleted content, so that removed pre-keys and old ratchet states do
-	 * not linger in free pages. */
-	settings = g_strdup_printf("PRAGMA foreign_keys = ON;"
-	                           "PRAGMA synchronous = NORMAL;"
-	                           "PRAGMA secure_delete = ON;"
-	                           "PRAGMA journal_size_limit = %d;",
-	                           PXM_STORE_WAL_SIZE_LIMIT);
+	 * not linger in free pages. Exclusive locking: the store belongs to
+	 * one account of one process, so hold the file lock for the whole
+	 * connection; a second program (a second Pidgin on the same profile)
+	 * is refused instead of interleaving ratchet steps, and no lock is
+	 * taken and released per statement. */
+	settings = g_strdup_printf("PRAGMA locking_mode = EXCLUSIVE;"
+				   "PRAGMA foreign_keys = ON;"
+				   "PRAGMA synchronous = NORMAL;"
+				   "PRAGMA secure_delete = ON;"
+				   "PRAGMA journal_size_limit = %d;",
+				   PXM_STORE_WAL_SIZE_LIMIT);
 	rc = sqlite3_exec(store->db, settings, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		set_open_error(store, error, rc);
@@ -578,7 +618,7 @@ enable_wal(PxmStore *store, GError **error)
 	int rc;
 
 	rc = sqlite3_prepare_v2(store->db, "PRAGMA journal_mode = WAL", -1,
-	                        &stmt, NULL);
+				&stmt, NULL);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 	}
@@ -589,10 +629,10 @@ enable_wal(PxmStore *store, GError **error)
 	}
 	/* A file system without shared memory support (some network mounts)
 	 * keeps the rollback journal: still transactional, so go on. */
-	mode = (const char *) sqlite3_column_text(stmt, 0);
+	mode = (const char *)sqlite3_column_text(stmt, 0);
 	if (mode == NULL || g_ascii_strcasecmp(mode, "wal") != 0) {
 		g_debug("store %s: journal mode stays %s", store->path,
-		        mode ? mode : "(unknown)");
+			mode ? mode : "(unknown)");
 	}
 	sqlite3_finalize(stmt);
 	return TRUE;
@@ -605,13 +645,13 @@ initialise_new(PxmStore *store, GError **error)
 	int rc;
 
 	sql = g_strdup_printf("BEGIN IMMEDIATE;"
-	                      "PRAGMA application_id = %d;"
-	                      "CREATE TABLE IF NOT EXISTS pxm_schema ("
-	                      " component TEXT PRIMARY KEY NOT NULL,"
-	                      " version INTEGER NOT NULL"
-	                      ") WITHOUT ROWID;"
-	                      "COMMIT;",
-	                      PXM_STORE_APPLICATION_ID);
+			      "PRAGMA application_id = %d;"
+			      "CREATE TABLE IF NOT EXISTS pxm_schema ("
+			      " component TEXT PRIMARY KEY NOT NULL,"
+			      " version INTEGER NOT NULL"
+			      ") WITHOUT ROWID;"
+			      "COMMIT;",
+			      PXM_STORE_APPLICATION_ID);
 	rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		set_open_error(store, error, rc);
@@ -669,12 +709,11 @@ pxm_store_open(const char *path, GError **error)
 
 	if (!configure_connection(store, error) ||
 	    !check_usable(store, &is_new, error) ||
-	    !tighten_files(store, error) ||
-	    !enable_wal(store, error) ||
+	    !tighten_files(store, error) || !enable_wal(store, error) ||
 	    (is_new && !initialise_new(store, error)) ||
 	    !pxm_store_ensure_schema(store, PXM_STORE_HOST_COMPONENT,
-	                             host_migrations,
-	                             G_N_ELEMENTS(host_migrations), error)) {
+				     host_migrations,
+				     G_N_ELEMENTS(host_migrations), error)) {
 		prefix_path(error, path);
 		return NULL;
 	}
@@ -699,17 +738,18 @@ pxm_store_close(PxmStore *store)
 	if (store->db) {
 		if (store->depth > 0) {
 			g_warning("store %s closed inside a transaction; "
-			          "rolling back", store->path);
+				  "rolling back",
+				  store->path);
 			if (!sqlite3_get_autocommit(store->db)) {
 				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL,
-				             NULL);
+					     NULL);
 			}
 		}
 		rc = sqlite3_close(store->db);
 		if (rc == SQLITE_BUSY) {
 			g_warning("store %s closed with statements still "
-			          "prepared; it closes when they are finalised",
-			          store->path);
+				  "prepared; it closes when they are finalised",
+				  store->path);
 			sqlite3_close_v2(store->db);
 		}
 	}
@@ -753,8 +793,8 @@ static void
 set_rolled_back_error(GError **error)
 {
 	g_set_error_literal(error, PXM_STORE_ERROR, PXM_STORE_ERROR_SQL,
-	                    "The transaction was already rolled back by an "
-	                    "earlier error");
+			    "The transaction was already rolled back by an "
+			    "earlier error");
 }
 
 gboolean
@@ -763,8 +803,8 @@ pxm_store_begin(PxmStore *store, GError **error)
 	g_return_val_if_fail(store != NULL, FALSE);
 
 	if (store->depth == 0) {
-		if (!exec_sql(store, "BEGIN IMMEDIATE",
-		              "Cannot begin a transaction", error)) {
+		if (!exec_cached(store, PXM_STMT_BEGIN,
+				 "Cannot begin a transaction", error)) {
 			return FALSE;
 		}
 	} else {
@@ -774,8 +814,8 @@ pxm_store_begin(PxmStore *store, GError **error)
 			set_rolled_back_error(error);
 			return FALSE;
 		}
-		if (!exec_sql(store, "SAVEPOINT " PXM_STORE_SAVEPOINT,
-		              "Cannot begin a transaction", error)) {
+		if (!exec_cached(store, PXM_STMT_SAVEPOINT,
+				 "Cannot begin a transaction", error)) {
 			return FALSE;
 		}
 	}
@@ -795,9 +835,9 @@ rollback_level(PxmStore *store)
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	} else {
 		sqlite3_exec(store->db,
-		             "ROLLBACK TO " PXM_STORE_SAVEPOINT ";"
-		             "RELEASE " PXM_STORE_SAVEPOINT,
-		             NULL, NULL, NULL);
+			     "ROLLBACK TO " PXM_STORE_SAVEPOINT ";"
+			     "RELEASE " PXM_STORE_SAVEPOINT,
+			     NULL, NULL, NULL);
 	}
 }
 
@@ -815,10 +855,9 @@ pxm_store_commit(PxmStore *store, GError **error)
 		return FALSE;
 	}
 
-	ok = exec_sql(store,
-	              store->depth == 1 ? "COMMIT"
-	                                : "RELEASE " PXM_STORE_SAVEPOINT,
-	              "Cannot commit a transaction", error);
+	ok = exec_cached(store,
+			 store->depth == 1 ? PXM_STMT_COMMIT : PXM_STMT_RELEASE,
+			 "Cannot commit a transaction", error);
 	if (!ok) {
 		rollback_level(store);
 	}
@@ -830,7 +869,7 @@ gboolean
 pxm_store_rollback(PxmStore *store, GError **error)
 {
 	static const char rollback_to[] = "ROLLBACK TO " PXM_STORE_SAVEPOINT ";"
-	                                  "RELEASE " PXM_STORE_SAVEPOINT;
+					  "RELEASE " PXM_STORE_SAVEPOINT;
 	int rc = SQLITE_OK;
 
 	g_return_val_if_fail(store != NULL, FALSE);
@@ -838,13 +877,13 @@ pxm_store_rollback(PxmStore *store, GError **error)
 
 	if (!sqlite3_get_autocommit(store->db)) {
 		rc = sqlite3_exec(store->db,
-		                  store->depth == 1 ? "ROLLBACK" : rollback_to,
-		                  NULL, NULL, NULL);
+				  store->depth == 1 ? "ROLLBACK" : rollback_to,
+				  NULL, NULL, NULL);
 	}
 	store->depth--;
 	if (rc != SQLITE_OK) {
 		set_sql_error(store, error, rc,
-		              "Cannot roll back a transaction");
+			      "Cannot roll back a transaction");
 		return FALSE;
 	}
 	return TRUE;
@@ -861,11 +900,11 @@ pxm_store_get_transaction_depth(PxmStore *store)
 /* Schema versions. */
 
 static gboolean
-read_schema_version(PxmStore *store, const char *component,
-                    gint64 *out_version, GError **error)
+read_schema_version(PxmStore *store, const char *component, gint64 *out_version,
+		    GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = store_stmt(store, PXM_STMT_SCHEMA_GET,
-	                                        error);
+						error);
 	gboolean found;
 
 	if (stmt == NULL) {
@@ -877,7 +916,7 @@ read_schema_version(PxmStore *store, const char *component,
 
 gboolean
 pxm_store_get_schema_version(PxmStore *store, const char *component,
-                             int *out_version, GError **error)
+			     int *out_version, GError **error)
 {
 	gint64 version = 0;
 
@@ -888,16 +927,16 @@ pxm_store_get_schema_version(PxmStore *store, const char *component,
 	if (!read_schema_version(store, component, &version, error)) {
 		return FALSE;
 	}
-	*out_version = (int) CLAMP(version, G_MININT, G_MAXINT);
+	*out_version = (int)CLAMP(version, G_MININT, G_MAXINT);
 	return TRUE;
 }
 
 static gboolean
-write_schema_version(PxmStore *store, const char *component,
-                     gint64 version, GError **error)
+write_schema_version(PxmStore *store, const char *component, gint64 version,
+		     GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = store_stmt(store, PXM_STMT_SCHEMA_SET,
-	                                        error);
+						error);
 
 	if (stmt == NULL) {
 		return FALSE;
@@ -905,13 +944,13 @@ write_schema_version(PxmStore *store, const char *component,
 	bind_text(stmt, 1, component);
 	sqlite3_bind_int64(stmt, 2, version);
 	return step_done(store, stmt, "Cannot record the schema version",
-	                 error);
+			 error);
 }
 
 /* Runs step @step (1-based) of @component inside the current level. */
 static gboolean
 run_migration(PxmStore *store, const char *component,
-              const PxmStoreMigration *step, GError **error)
+	      const PxmStoreMigration *step, GError **error)
 {
 	char *message = NULL;
 	int rc;
@@ -919,20 +958,20 @@ run_migration(PxmStore *store, const char *component,
 	rc = sqlite3_exec(store->db, step->sql, NULL, NULL, &message);
 	if (rc != SQLITE_OK) {
 		g_set_error(error, PXM_STORE_ERROR,
-		            error_code_for(rc, PXM_STORE_ERROR_MIGRATION),
-		            "Cannot update “%s” to schema version %d: %s",
-		            component, step->version,
-		            message ? message : sqlite3_errstr(rc));
+			    error_code_for(rc, PXM_STORE_ERROR_MIGRATION),
+			    "Cannot update “%s” to schema version %d: %s",
+			    component, step->version,
+			    message ? message : sqlite3_errstr(rc));
 		sqlite3_free(message);
 		return FALSE;
 	}
 	/* A COMMIT in the step would have made it impossible to roll back. */
 	if (sqlite3_get_autocommit(store->db)) {
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_MIGRATION,
-		            "Schema version %d of “%s” ended the "
-		            "transaction; migrations must not contain "
-		            "transaction control",
-		            step->version, component);
+			    "Schema version %d of “%s” ended the "
+			    "transaction; migrations must not contain "
+			    "transaction control",
+			    step->version, component);
 		return FALSE;
 	}
 	return write_schema_version(store, component, step->version, error);
@@ -940,22 +979,22 @@ run_migration(PxmStore *store, const char *component,
 
 gboolean
 pxm_store_ensure_schema(PxmStore *store, const char *component,
-                        const PxmStoreMigration *migrations,
-                        gsize n_migrations, GError **error)
+			const PxmStoreMigration *migrations, gsize n_migrations,
+			GError **error)
 {
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(component != NULL, FALSE);
 	g_return_val_if_fail(migrations != NULL || n_migrations == 0, FALSE);
 
 	for (gsize i = 0; i < n_migrations; i++) {
-		if (migrations[i].version != (gint64) i + 1 ||
+		if (migrations[i].version != (gint64)i + 1 ||
 		    migrations[i].sql == NULL) {
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_MIGRATION,
-			            "Migration %" G_GSIZE_FORMAT " of “%s” "
-			            "has version %d (expected "
-			            "%" G_GSIZE_FORMAT ") or no SQL",
-			            i, component, migrations[i].version, i + 1);
+				    PXM_STORE_ERROR_MIGRATION,
+				    "Migration %" G_GSIZE_FORMAT " of “%s” "
+				    "has version %d (expected "
+				    "%" G_GSIZE_FORMAT ") or no SQL",
+				    i, component, migrations[i].version, i + 1);
 			return FALSE;
 		}
 	}
@@ -971,18 +1010,19 @@ pxm_store_ensure_schema(PxmStore *store, const char *component,
 		if (!read_schema_version(store, component, &version, error)) {
 			break;
 		}
-		if (version > (gint64) n_migrations) {
+		if (version > (gint64)n_migrations) {
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_NEWER_SCHEMA,
-			            "The tables of “%s” in “%s” were written "
-			            "by a newer version (schema "
-			            "%" G_GINT64_FORMAT ", this version knows "
-			            "%" G_GSIZE_FORMAT "); they were left "
-			            "untouched", component, store->path,
-			            version, n_migrations);
+				    PXM_STORE_ERROR_NEWER_SCHEMA,
+				    "The tables of “%s” in “%s” were written "
+				    "by a newer version (schema "
+				    "%" G_GINT64_FORMAT ", this version knows "
+				    "%" G_GSIZE_FORMAT "); they were left "
+				    "untouched",
+				    component, store->path, version,
+				    n_migrations);
 			break;
 		}
-		if (version == (gint64) n_migrations) {
+		if (version == (gint64)n_migrations) {
 			/* Nothing was written: a rollback keeps the file as
 			 * it is. */
 			pxm_store_rollback(store, NULL);
@@ -990,13 +1030,14 @@ pxm_store_ensure_schema(PxmStore *store, const char *component,
 		}
 		if (version < 0) {
 			g_set_error(error, PXM_STORE_ERROR,
-			            PXM_STORE_ERROR_MIGRATION,
-			            "Invalid schema version %" G_GINT64_FORMAT
-			            " of “%s”", version, component);
+				    PXM_STORE_ERROR_MIGRATION,
+				    "Invalid schema version %" G_GINT64_FORMAT
+				    " of “%s”",
+				    version, component);
 			break;
 		}
 		if (!run_migration(store, component, &migrations[version],
-		                   error)) {
+				   error)) {
 			break;
 		}
 		if (!pxm_store_commit(store, error)) {
@@ -1012,8 +1053,8 @@ pxm_store_ensure_schema(PxmStore *store, const char *component,
 
 static gboolean
 lookup_key(PxmStore *store, PxmStoreStmt which, const char *conversation,
-           const char *scope, const char *key, gint64 *out_rowid,
-           GError **error)
+	   const char *scope, const char *key, gint64 *out_rowid,
+	   GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = NULL;
 	gboolean found;
@@ -1040,13 +1081,13 @@ typedef struct {
 
 static gboolean
 lookup_all(PxmStore *store, const PxmMessageIdentity *id, gboolean stop_early,
-           PxmIdentityMatches *matches, GError **error)
+	   PxmIdentityMatches *matches, GError **error)
 {
 	memset(matches, 0, sizeof(*matches));
 
 	if (id->stanza_id &&
 	    !lookup_key(store, PXM_STMT_ID_BY_STANZA, id->conversation, NULL,
-	                id->stanza_id, &matches->by_stanza, error)) {
+			id->stanza_id, &matches->by_stanza, error)) {
 		return FALSE;
 	}
 	if (stop_early && matches->by_stanza) {
@@ -1054,8 +1095,8 @@ lookup_all(PxmStore *store, const PxmMessageIdentity *id, gboolean stop_early,
 	}
 	if (id->sender && id->origin_id &&
 	    !lookup_key(store, PXM_STMT_ID_BY_ORIGIN, id->conversation,
-	                id->sender, id->origin_id, &matches->by_origin,
-	                error)) {
+			id->sender, id->origin_id, &matches->by_origin,
+			error)) {
 		return FALSE;
 	}
 	if (stop_early && matches->by_origin) {
@@ -1063,8 +1104,8 @@ lookup_all(PxmStore *store, const PxmMessageIdentity *id, gboolean stop_early,
 	}
 	if (id->sender && id->message_id &&
 	    !lookup_key(store, PXM_STMT_ID_BY_MESSAGE, id->conversation,
-	                id->sender, id->message_id, &matches->by_message,
-	                error)) {
+			id->sender, id->message_id, &matches->by_message,
+			error)) {
 		return FALSE;
 	}
 	return TRUE;
@@ -1084,8 +1125,8 @@ first_match(const PxmIdentityMatches *matches)
 
 gboolean
 pxm_store_identity_lookup(PxmStore *store, const PxmMessageIdentity *id,
-                          gboolean *out_found, gint64 *out_rowid,
-                          GError **error)
+			  gboolean *out_found, gint64 *out_rowid,
+			  GError **error)
 {
 	PxmIdentityMatches matches;
 	gint64 rowid;
@@ -1109,7 +1150,7 @@ static gboolean
 insert_identity(PxmStore *store, const PxmMessageIdentity *id, GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = store_stmt(store, PXM_STMT_ID_INSERT,
-	                                        error);
+						error);
 
 	if (stmt == NULL) {
 		return FALSE;
@@ -1127,7 +1168,7 @@ insert_identity(PxmStore *store, const PxmMessageIdentity *id, GError **error)
 /* Adds to row @rowid the keys of @id it lacks and no other row holds. */
 static gboolean
 merge_identity(PxmStore *store, gint64 rowid, const PxmMessageIdentity *id,
-               const PxmIdentityMatches *matches, GError **error)
+	       const PxmIdentityMatches *matches, GError **error)
 {
 	g_auto(PxmCachedStmt) get = NULL;
 	g_auto(PxmCachedStmt) update = NULL;
@@ -1147,14 +1188,14 @@ merge_identity(PxmStore *store, gint64 rowid, const PxmMessageIdentity *id,
 	rc = sqlite3_step(get);
 	if (rc != SQLITE_ROW) {
 		set_sql_error(store, error,
-		              rc == SQLITE_DONE ? SQLITE_ERROR : rc,
-		              "Cannot read a recorded message");
+			      rc == SQLITE_DONE ? SQLITE_ERROR : rc,
+			      "Cannot read a recorded message");
 		return FALSE;
 	}
-	sender = g_strdup((const char *) sqlite3_column_text(get, 0));
-	stanza_id = g_strdup((const char *) sqlite3_column_text(get, 1));
-	origin_id = g_strdup((const char *) sqlite3_column_text(get, 2));
-	message_id = g_strdup((const char *) sqlite3_column_text(get, 3));
+	sender = g_strdup((const char *)sqlite3_column_text(get, 0));
+	stanza_id = g_strdup((const char *)sqlite3_column_text(get, 1));
+	origin_id = g_strdup((const char *)sqlite3_column_text(get, 2));
+	message_id = g_strdup((const char *)sqlite3_column_text(get, 3));
 	sqlite3_reset(get);
 
 	/* The sender scopes origin_id and message_id in their unique indexes:
@@ -1196,12 +1237,12 @@ merge_identity(PxmStore *store, gint64 rowid, const PxmMessageIdentity *id,
 	bind_text(update, 4, origin_id);
 	bind_text(update, 5, message_id);
 	return step_done(store, update, "Cannot update a recorded message",
-	                 error);
+			 error);
 }
 
 gboolean
 pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id,
-                          GError **error)
+			  GError **error)
 {
 	PxmIdentityMatches matches;
 	gint64 rowid;
@@ -1210,6 +1251,36 @@ pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id,
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(id != NULL && id->conversation != NULL, FALSE);
 
+	/* Fast path, for the common case of a message never seen: the unique
+	 * indexes are exactly the keys a match is made on, so an insert that
+	 * violates none of them means no row matches.  A failed insert only
+	 * undoes itself, not the caller's transaction. */
+	{
+		g_auto(PxmCachedStmt) insert =
+			store_stmt(store, PXM_STMT_ID_INSERT, error);
+		int rc;
+
+		if (insert == NULL) {
+			return FALSE;
+		}
+		bind_text(insert, 1, id->conversation);
+		bind_text(insert, 2, id->sender);
+		bind_text(insert, 3, id->stanza_id);
+		bind_text(insert, 4, id->origin_id);
+		bind_text(insert, 5, id->message_id);
+		sqlite3_bind_int(insert, 6, id->direction);
+		sqlite3_bind_int64(insert, 7, id->timestamp);
+		rc = sqlite3_step(insert);
+		if (rc == SQLITE_DONE) {
+			return TRUE;
+		}
+		if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+			set_sql_error(store, error, rc,
+				      "Cannot record a message");
+			return FALSE;
+		}
+	}
+
 	if (!pxm_store_begin(store, error)) {
 		return FALSE;
 	}
@@ -1217,8 +1288,8 @@ pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id,
 	if (ok) {
 		rowid = first_match(&matches);
 		ok = rowid == 0 ? insert_identity(store, id, error)
-		                : merge_identity(store, rowid, id, &matches,
-		                                 error);
+				: merge_identity(store, rowid, id, &matches,
+						 error);
 	}
 	if (!ok) {
 		pxm_store_rollback(store, NULL);
@@ -1231,7 +1302,7 @@ pxm_store_identity_record(PxmStore *store, const PxmMessageIdentity *id,
 
 gboolean
 pxm_store_kv_set(PxmStore *store, const char *component, const char *key,
-                 const void *value, gsize len, GError **error)
+		 const void *value, gsize len, GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = NULL;
 
@@ -1254,7 +1325,7 @@ pxm_store_kv_set(PxmStore *store, const char *component, const char *key,
 
 gboolean
 pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
-                     GBytes **out_value, GError **error)
+		     GBytes **out_value, GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = NULL;
 	int rc;
@@ -1284,24 +1355,24 @@ pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
 		const void *data = sqlite3_column_blob(stmt, 0);
 		int len = sqlite3_column_bytes(stmt, 0);
 
-		*out_value = g_bytes_new(data, (gsize) len);
+		*out_value = g_bytes_new(data, (gsize)len);
 	}
 	return TRUE;
 }
 
 gboolean
-pxm_store_kv_set_string(PxmStore *store, const char *component,
-                        const char *key, const char *value, GError **error)
+pxm_store_kv_set_string(PxmStore *store, const char *component, const char *key,
+			const char *value, GError **error)
 {
 	g_return_val_if_fail(value != NULL, FALSE);
 
 	return pxm_store_kv_set(store, component, key, value, strlen(value),
-	                        error);
+				error);
 }
 
 gboolean
 pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
-                            const char *key, char **out_value, GError **error)
+			    const char *key, char **out_value, GError **error)
 {
 	g_autoptr(GBytes) bytes = NULL;
 	const char *data;
@@ -1319,8 +1390,8 @@ pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
 	data = g_bytes_get_data(bytes, &len);
 	if (len > 0 && memchr(data, '\0', len) != NULL) {
 		g_set_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_SQL,
-		            "The value of “%s” of “%s” is not a string",
-		            key, component);
+			    "The value of “%s” of “%s” is not a string", key,
+			    component);
 		return FALSE;
 	}
 	/* An empty GBytes may have no data pointer at all. */
@@ -1330,15 +1401,16 @@ pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
 
 gboolean
 pxm_store_kv_delete(PxmStore *store, const char *component, const char *key,
-                    GError **error)
+		    GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = NULL;
 
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(component != NULL, FALSE);
 
-	stmt = store_stmt(store, key ? PXM_STMT_KV_DELETE
-	                             : PXM_STMT_KV_DELETE_COMPONENT, error);
+	stmt = store_stmt(
+		store, key ? PXM_STMT_KV_DELETE : PXM_STMT_KV_DELETE_COMPONENT,
+		error);
 	if (stmt == NULL) {
 		return FALSE;
 	}

@@ -208,8 +208,8 @@ const char *pxm_store_get_path(PxmStore *store);
  * Returns: %TRUE when the component is at version @n_migrations.
  */
 gboolean pxm_store_ensure_schema(PxmStore *store, const char *component,
-                                 const PxmStoreMigration *migrations,
-                                 gsize n_migrations, GError **error);
+				 const PxmStoreMigration *migrations,
+				 gsize n_migrations, GError **error);
 
 /**
  * pxm_store_get_schema_version:
@@ -225,7 +225,7 @@ gboolean pxm_store_ensure_schema(PxmStore *store, const char *component,
  * Returns: %TRUE on success.
  */
 gboolean pxm_store_get_schema_version(PxmStore *store, const char *component,
-                                      int *out_version, GError **error);
+				      int *out_version, GError **error);
 
 /**
  * pxm_store_begin:
@@ -322,9 +322,9 @@ gboolean pxm_store_exec(PxmStore *store, const char *sql, GError **error);
  * Returns: %TRUE on success (whether or not it was found).
  */
 gboolean pxm_store_identity_lookup(PxmStore *store,
-                                   const PxmMessageIdentity *id,
-                                   gboolean *out_found, gint64 *out_rowid,
-                                   GError **error);
+				   const PxmMessageIdentity *id,
+				   gboolean *out_found, gint64 *out_rowid,
+				   GError **error);
 
 /**
  * pxm_store_identity_record:
@@ -347,8 +347,8 @@ gboolean pxm_store_identity_lookup(PxmStore *store,
  * Returns: %TRUE on success.
  */
 gboolean pxm_store_identity_record(PxmStore *store,
-                                   const PxmMessageIdentity *id,
-                                   GError **error);
+				   const PxmMessageIdentity *id,
+				   GError **error);
 
 /**
  * pxm_store_kv_set:
@@ -368,8 +368,8 @@ gboolean pxm_store_identity_record(PxmStore *store,
  * Returns: %TRUE on success.
  */
 gboolean pxm_store_kv_set(PxmStore *store, const char *component,
-                          const char *key, const void *value, gsize len,
-                          GError **error);
+			  const char *key, const void *value, gsize len,
+			  GError **error);
 
 /**
  * pxm_store_kv_get_dup:
@@ -387,8 +387,8 @@ gboolean pxm_store_kv_set(PxmStore *store, const char *component,
  * Returns: %TRUE on success, whether or not a value was found.
  */
 gboolean pxm_store_kv_get_dup(PxmStore *store, const char *component,
-                              const char *key, GBytes **out_value,
-                              GError **error);
+			      const char *key, GBytes **out_value,
+			      GError **error);
 
 /**
  * pxm_store_kv_set_string:
@@ -403,8 +403,8 @@ gboolean pxm_store_kv_get_dup(PxmStore *store, const char *component,
  * Returns: %TRUE on success.
  */
 gboolean pxm_store_kv_set_string(PxmStore *store, const char *component,
-                                 const char *key, const char *value,
-                                 GError **error);
+				 const char *key, const char *value,
+				 GError **error);
 
 /**
  * pxm_store_kv_get_string_dup:
@@ -423,8 +423,8 @@ gboolean pxm_store_kv_set_string(PxmStore *store, const char *component,
  * Returns: %TRUE on success, whether or not a value was found.
  */
 gboolean pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
-                                     const char *key, char **out_value,
-                                     GError **error);
+				     const char *key, char **out_value,
+				     GError **error);
 
 /**
  * pxm_store_kv_delete:
@@ -441,7 +441,7 @@ gboolean pxm_store_kv_get_string_dup(PxmStore *store, const char *component,
  * Returns: %TRUE on success.
  */
 gboolean pxm_store_kv_delete(PxmStore *store, const char *component,
-                             const char *key, GError **error);
+			     const char *key, GError **error);
 
 G_END_DECLS
 

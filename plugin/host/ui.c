@@ -29,13 +29,15 @@ static char *
 describe(PurpleAccount *account)
 {
 	PxmRegistry *registry = pxm_host_get_registry();
-	PxmAccount *state = pxm_host_lookup(purple_account_get_connection(account));
+	PxmAccount *state =
+		pxm_host_lookup(purple_account_get_connection(account));
 	GString *out = g_string_new(_("Extensions of this account:"));
 
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
 		gboolean wanted = pxm_host_extension_wanted(account, ext);
-		gboolean active = state != NULL && pxm_account_is_active(state, i);
+		gboolean active = state != NULL &&
+				  pxm_account_is_active(state, i);
 		g_autofree char *name = g_markup_escape_text(
 			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name), -1);
 		const char *status;
@@ -53,8 +55,8 @@ describe(PurpleAccount *account)
 }
 
 static PurpleCmdRet
-on_command(PurpleConversation *conv, const char *cmd, char **args,
-	   char **error, gpointer data)
+on_command(PurpleConversation *conv, const char *cmd, char **args, char **error,
+	   gpointer data)
 {
 	PurpleAccount *account = purple_conversation_get_account(conv);
 	g_autofree char *text = NULL;
@@ -124,12 +126,12 @@ on_extensions_saved(PurpleAccount *account, PurpleRequestFields *fields)
 		return;
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
-		g_autofree char *key = pxm_host_setting_key_dup(ext->manifest->id);
+		g_autofree char *key =
+			pxm_host_setting_key_dup(ext->manifest->id);
 
-		purple_account_set_bool(
-			account, key,
-			purple_request_fields_get_bool(fields,
-						       ext->manifest->id));
+		purple_account_set_bool(account, key,
+					purple_request_fields_get_bool(
+						fields, ext->manifest->id));
 	}
 	if (pxm_host_refresh(account))
 		pxm_glue_features_changed();
@@ -145,12 +147,14 @@ show_extensions(PurpleAccount *account)
 	purple_request_fields_add_group(fields, group);
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
-		g_autofree char *key = pxm_host_setting_key_dup(ext->manifest->id);
+		g_autofree char *key =
+			pxm_host_setting_key_dup(ext->manifest->id);
 		PurpleRequestField *field = purple_request_field_bool_new(
 			ext->manifest->id,
 			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name),
 			purple_account_get_bool(
-				account, key, ext->manifest->enabled_by_default));
+				account, key,
+				ext->manifest->enabled_by_default));
 
 		purple_request_field_group_add_field(group, field);
 	}
@@ -158,8 +162,9 @@ show_extensions(PurpleAccount *account)
 			      purple_account_get_username(account),
 			      _("Turn features on or off for this account. "
 				"Changes apply at once."),
-			      fields, _("_Save"), G_CALLBACK(on_extensions_saved),
-			      _("_Cancel"), NULL, account, NULL, NULL, account);
+			      fields, _("_Save"),
+			      G_CALLBACK(on_extensions_saved), _("_Cancel"),
+			      NULL, account, NULL, NULL, account);
 }
 
 static gboolean
@@ -186,16 +191,15 @@ on_action_extensions(PurplePluginAction *action)
 	PurpleRequestField *field;
 
 	purple_request_fields_add_group(fields, group);
-	field = purple_request_field_account_new("account", _("Account"),
-						 NULL);
+	field = purple_request_field_account_new("account", _("Account"), NULL);
 	purple_request_field_account_set_show_all(field, TRUE);
 	purple_request_field_account_set_filter(field, is_xmpp_account);
 	purple_request_field_set_required(field, TRUE);
 	purple_request_field_group_add_field(group, field);
 	purple_request_fields(action->plugin, _("Modern XMPP extensions"),
 			      _("Which account?"), NULL, fields, _("_Next"),
-			      G_CALLBACK(on_account_chosen), _("_Cancel"),
-			      NULL, NULL, NULL, NULL, NULL);
+			      G_CALLBACK(on_account_chosen), _("_Cancel"), NULL,
+			      NULL, NULL, NULL, NULL);
 }
 
 GList *

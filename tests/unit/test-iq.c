@@ -67,8 +67,8 @@ static char *
 add(PxmIqTracker *t, const char *to, guint timeout, Record *r)
 {
 	xmlnode *iq = request(to);
-	char *id = g_strdup(pxm_iq_tracker_add(t, iq, timeout, on_reply, r,
-					       on_destroy));
+	char *id = g_strdup(
+		pxm_iq_tracker_add(t, iq, timeout, on_reply, r, on_destroy));
 
 	/* The tracker sets an id when there is none. */
 	g_assert_cmpstr(xmlnode_get_attrib(iq, "id"), ==, id);
@@ -76,8 +76,8 @@ add(PxmIqTracker *t, const char *to, guint timeout, Record *r)
 	return id;
 }
 
-static gboolean
-handle(PxmIqTracker *t, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean handle(PxmIqTracker *t, const char *fmt, ...)
+	G_GNUC_PRINTF(2, 3);
 
 static gboolean
 handle(PxmIqTracker *t, const char *fmt, ...)
@@ -100,19 +100,23 @@ static void
 test_result(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "alice@example.org/pc");
-	Record r = {0};
+	Record r = { 0 };
 	g_autofree char *id = add(t, "bob@example.org/phone", 0, &r);
 
 	g_assert_cmpuint(pxm_iq_tracker_get_pending(t), ==, 1);
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='bob@example.org/phone'/>", id));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='bob@example.org/phone'/>",
+			     id));
 	g_assert_cmpuint(r.calls, ==, 1);
 	g_assert_cmpuint(r.destroyed, ==, 1);
 	g_assert_cmpstr(r.result_id, ==, id);
 	g_assert_no_error(r.error);
 	/* A second answer with the same id is nobody's: not ours any more. */
-	g_assert_false(handle(t, "<iq type='result' id='%s' "
-				 "from='bob@example.org/phone'/>", id));
+	g_assert_false(handle(t,
+			      "<iq type='result' id='%s' "
+			      "from='bob@example.org/phone'/>",
+			      id));
 	g_assert_cmpuint(r.calls, ==, 1);
 	pxm_iq_tracker_free(t, NULL);
 	g_assert_cmpuint(r.destroyed, ==, 1);
@@ -123,17 +127,17 @@ static void
 test_stanza_error(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "alice@example.org/pc");
-	Record r = {0};
+	Record r = { 0 };
 	g_autofree char *id = add(t, "example.org", 0, &r);
 
-	g_assert_true(handle(
-		t,
-		"<iq type='error' id='%s' from='example.org'><error "
-		"type='cancel'><item-not-found "
-		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
-		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>No such "
-		"node</text></error></iq>",
-		id));
+	g_assert_true(
+		handle(t,
+		       "<iq type='error' id='%s' from='example.org'><error "
+		       "type='cancel'><item-not-found "
+		       "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+		       "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>No such "
+		       "node</text></error></iq>",
+		       id));
 	g_assert_cmpuint(r.calls, ==, 1);
 	g_assert_null(r.result_id);
 	g_assert_error(r.error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA);
@@ -160,7 +164,7 @@ static void
 test_timeout(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "alice@example.org/pc");
-	Record r = {0};
+	Record r = { 0 };
 	g_autofree char *id = NULL;
 
 	r.loop = g_main_loop_new(NULL, FALSE);
@@ -170,8 +174,10 @@ test_timeout(void)
 	g_assert_error(r.error, PXM_IQ_ERROR, PXM_IQ_ERROR_TIMEOUT);
 	g_assert_cmpuint(pxm_iq_tracker_get_pending(t), ==, 0);
 	/* A late answer changes nothing. */
-	g_assert_false(handle(t, "<iq type='result' id='%s' "
-				 "from='bob@example.org/phone'/>", id));
+	g_assert_false(handle(t,
+			      "<iq type='result' id='%s' "
+			      "from='bob@example.org/phone'/>",
+			      id));
 	g_assert_cmpuint(r.calls, ==, 1);
 	pxm_iq_tracker_free(t, NULL);
 	g_assert_cmpuint(r.destroyed, ==, 1);
@@ -182,7 +188,7 @@ static void
 test_disconnect(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "alice@example.org/pc");
-	Record r1 = {0}, r2 = {0};
+	Record r1 = { 0 }, r2 = { 0 };
 	g_autofree char *id1 = add(t, "bob@example.org/phone", 0, &r1);
 	g_autofree char *id2 = add(t, NULL, 0, &r2);
 	g_autoptr(GError) reason = g_error_new_literal(
@@ -204,7 +210,7 @@ static void
 test_cancel_default(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "alice@example.org/pc");
-	Record r = {0};
+	Record r = { 0 };
 	g_autofree char *id = add(t, NULL, 0, &r);
 
 	pxm_iq_tracker_free(t, NULL);
@@ -217,28 +223,40 @@ static void
 test_spoofed_reply(void)
 {
 	PxmIqTracker *t = pxm_iq_tracker_new(NULL, "Alice@Example.org/pc");
-	Record r = {0}, s = {0};
+	Record r = { 0 }, s = { 0 };
 	g_autofree char *id = add(t, "bob@example.org/phone", 0, &r);
 	g_autofree char *own = add(t, NULL, 0, &s);
 
 	/* Consumed (it carries our id) but not accepted. */
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='mallory@example.org/x'/>", id));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='mallory@example.org/x'/>",
+			     id));
 	g_assert_true(handle(t, "<iq type='result' id='%s'/>", id));
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='bob@example.org/other'/>", id));
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='mallory@example.org'/>", own));
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='alice@example.org/phone'/>", own));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='bob@example.org/other'/>",
+			     id));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='mallory@example.org'/>",
+			     own));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='alice@example.org/phone'/>",
+			     own));
 	g_assert_cmpuint(r.calls, ==, 0);
 	g_assert_cmpuint(s.calls, ==, 0);
 	g_assert_cmpuint(pxm_iq_tracker_get_pending(t), ==, 2);
 	/* The real answers, with JIDs in another case. */
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='Bob@EXAMPLE.org/phone'/>", id));
-	g_assert_true(handle(t, "<iq type='result' id='%s' "
-				"from='alice@example.org'/>", own));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='Bob@EXAMPLE.org/phone'/>",
+			     id));
+	g_assert_true(handle(t,
+			     "<iq type='result' id='%s' "
+			     "from='alice@example.org'/>",
+			     own));
 	g_assert_cmpuint(r.calls, ==, 1);
 	g_assert_cmpuint(s.calls, ==, 1);
 	pxm_iq_tracker_free(t, NULL);
@@ -274,7 +292,7 @@ on_reply_and_resend(PxmAccount *account, xmlnode *result, const GError *error,
 static void
 test_reentrant(void)
 {
-	Record r = {0};
+	Record r = { 0 };
 	xmlnode *iq = request(NULL);
 
 	reentrant_tracker = pxm_iq_tracker_new(NULL, "alice@example.org");

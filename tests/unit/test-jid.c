@@ -8,20 +8,20 @@ test_bare(void)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"alice@example.org", "alice@example.org"},
-		{"Alice@Example.ORG/Pidgin", "alice@example.org"},
-		{"example.org", "example.org"},
-		{"example.org.", "example.org"},
-		{"room@conference.example.org/Nick/With/Slashes",
-		 "room@conference.example.org"},
-		{"ÉLODIE@exemple.fr", "élodie@exemple.fr"},
-		{"alice@example.org/res@with-at", "alice@example.org"},
-		{"", NULL},
-		{"@example.org", NULL},
-		{"alice@", NULL},
-		{"alice@example.org/", NULL},
-		{"a@b@c", NULL},
-		{"\xff\xfe@example.org", NULL},
+		{ "alice@example.org", "alice@example.org" },
+		{ "Alice@Example.ORG/Pidgin", "alice@example.org" },
+		{ "example.org", "example.org" },
+		{ "example.org.", "example.org" },
+		{ "room@conference.example.org/Nick/With/Slashes",
+		  "room@conference.example.org" },
+		{ "ÉLODIE@exemple.fr", "élodie@exemple.fr" },
+		{ "alice@example.org/res@with-at", "alice@example.org" },
+		{ "", NULL },
+		{ "@example.org", NULL },
+		{ "alice@", NULL },
+		{ "alice@example.org/", NULL },
+		{ "a@b@c", NULL },
+		{ "\xff\xfe@example.org", NULL },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -48,8 +48,8 @@ test_normalize(void)
 static void
 test_equal(void)
 {
-	g_assert_true(pxm_jid_bare_equal("ALICE@example.org/x",
-					 "alice@EXAMPLE.org"));
+	g_assert_true(
+		pxm_jid_bare_equal("ALICE@example.org/x", "alice@EXAMPLE.org"));
 	g_assert_false(pxm_jid_bare_equal("alice@example.org",
 					  "alice@example.org.evil"));
 	g_assert_false(pxm_jid_bare_equal(NULL, NULL));

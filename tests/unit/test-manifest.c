@@ -53,68 +53,74 @@ typedef struct {
 } Invalid;
 
 static const Invalid invalid[] = {
-	{"not-json", "{\"manifest_version\"", "{{", PXM_MANIFEST_ERROR_PARSE,
-	 "demo.json: not valid JSON"},
-	{"not-object", NULL, "[1, 2]", PXM_MANIFEST_ERROR_PARSE,
-	 "demo.json: expected a JSON object"},
-	{"unknown-key", "\"depends\": []", "\"depends\": [], \"priority\": 5",
-	 PXM_MANIFEST_ERROR_UNKNOWN_KEY, "demo.json: key 'priority'"},
-	{"unknown-nested-key", "\"version\": \"1.2.0\"",
-	 "\"version\": \"1.2.0\", \"status\": \"draft\"",
-	 PXM_MANIFEST_ERROR_UNKNOWN_KEY, "demo.json: key 'xeps[0].status'"},
-	{"unknown-stage-key", "\"after\": []", "\"after\": [], \"priority\": 1",
-	 PXM_MANIFEST_ERROR_UNKNOWN_KEY, "demo.json: key 'stages[0].priority'"},
-	{"missing-id", "\"id\": \"xep0001-demo\", ", "",
-	 PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'id'"},
-	{"missing-name", "\"name\": \"Demo\", ", "",
-	 PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'name'"},
-	{"missing-xeps", "\"xeps\": [{\"number\": 1, \"version\": \"1.2.0\"}], ",
-	 "", PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'xeps'"},
-	{"missing-default", "\"enabled_by_default\": true, ", "",
-	 PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'enabled_by_default'"},
-	{"wrong-version", "\"manifest_version\": 1", "\"manifest_version\": 2",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'manifest_version'"},
-	{"bad-id", "\"xep0001-demo\"", "\"Demo Extension\"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'id'"},
-	{"empty-name", "\"name\": \"Demo\"", "\"name\": \"  \"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'name'"},
-	{"name-not-string", "\"name\": \"Demo\"", "\"name\": 3",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'name'"},
-	{"xep-number-range", "\"number\": 1", "\"number\": 10000",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps[0].number'"},
-	{"xep-number-string", "\"number\": 1", "\"number\": \"1\"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps[0].number'"},
-	{"xep-version", "\"1.2.0\"", "\"latest\"", PXM_MANIFEST_ERROR_BAD_VALUE,
-	 "demo.json: key 'xeps[0].version'"},
-	{"no-xeps", "[{\"number\": 1, \"version\": \"1.2.0\"}]", "[]",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps'"},
-	{"bad-feature", "\"urn:example:demo\"", "\"demo feature\"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[0]'"},
-	{"duplicate-feature", "[\"urn:example:demo\"]",
-	 "[\"urn:example:demo\", \"urn:example:demo\"]",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[1]'"},
-	{"features-not-array", "\"features\": [\"urn:example:demo\"]",
-	 "\"features\": \"urn:example:demo\"", PXM_MANIFEST_ERROR_BAD_VALUE,
-	 "demo.json: key 'features'"},
-	{"default-not-bool", "\"enabled_by_default\": true",
-	 "\"enabled_by_default\": \"yes\"", PXM_MANIFEST_ERROR_BAD_VALUE,
-	 "demo.json: key 'enabled_by_default'"},
-	{"self-dependency", "\"depends\": []", "\"depends\": [\"xep0001-demo\"]",
-	 PXM_MANIFEST_ERROR_CYCLE, "demo.json: key 'depends'"},
-	{"bad-phase", "\"phase\": \"handle\"", "\"phase\": \"display\"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].phase'"},
-	{"duplicate-phase", "\"phase\": \"compose\"", "\"phase\": \"handle\"",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[1].phase'"},
-	{"bad-stanza", "[\"message\", \"iq\"]", "[\"message\", \"stream\"]",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].stanzas[1]'"},
-	{"no-stanzas", "[\"message\", \"iq\"]", "[]",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].stanzas'"},
-	{"missing-stanzas", "\"stanzas\": [\"message\", \"iq\"], ", "",
-	 PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'stages[0].stanzas'"},
-	{"after-self", "\"after\": []", "\"after\": [\"xep0001-demo\"]",
-	 PXM_MANIFEST_ERROR_CYCLE, "demo.json: key 'stages[0].after'"},
-	{"after-not-id", "\"after\": []", "\"after\": [\"Carbons!\"]",
-	 PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].after[0]'"},
+	{ "not-json", "{\"manifest_version\"", "{{", PXM_MANIFEST_ERROR_PARSE,
+	  "demo.json: not valid JSON" },
+	{ "not-object", NULL, "[1, 2]", PXM_MANIFEST_ERROR_PARSE,
+	  "demo.json: expected a JSON object" },
+	{ "unknown-key", "\"depends\": []", "\"depends\": [], \"priority\": 5",
+	  PXM_MANIFEST_ERROR_UNKNOWN_KEY, "demo.json: key 'priority'" },
+	{ "unknown-nested-key", "\"version\": \"1.2.0\"",
+	  "\"version\": \"1.2.0\", \"status\": \"draft\"",
+	  PXM_MANIFEST_ERROR_UNKNOWN_KEY, "demo.json: key 'xeps[0].status'" },
+	{ "unknown-stage-key", "\"after\": []",
+	  "\"after\": [], \"priority\": 1", PXM_MANIFEST_ERROR_UNKNOWN_KEY,
+	  "demo.json: key 'stages[0].priority'" },
+	{ "missing-id", "\"id\": \"xep0001-demo\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'id'" },
+	{ "missing-name", "\"name\": \"Demo\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'name'" },
+	{ "missing-xeps",
+	  "\"xeps\": [{\"number\": 1, \"version\": \"1.2.0\"}], ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'xeps'" },
+	{ "missing-default", "\"enabled_by_default\": true, ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'enabled_by_default'" },
+	{ "wrong-version", "\"manifest_version\": 1", "\"manifest_version\": 2",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'manifest_version'" },
+	{ "bad-id", "\"xep0001-demo\"", "\"Demo Extension\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'id'" },
+	{ "empty-name", "\"name\": \"Demo\"", "\"name\": \"  \"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'name'" },
+	{ "name-not-string", "\"name\": \"Demo\"", "\"name\": 3",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'name'" },
+	{ "xep-number-range", "\"number\": 1", "\"number\": 10000",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps[0].number'" },
+	{ "xep-number-string", "\"number\": 1", "\"number\": \"1\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps[0].number'" },
+	{ "xep-version", "\"1.2.0\"", "\"latest\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps[0].version'" },
+	{ "no-xeps", "[{\"number\": 1, \"version\": \"1.2.0\"}]", "[]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps'" },
+	{ "bad-feature", "\"urn:example:demo\"", "\"demo feature\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[0]'" },
+	{ "duplicate-feature", "[\"urn:example:demo\"]",
+	  "[\"urn:example:demo\", \"urn:example:demo\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[1]'" },
+	{ "features-not-array", "\"features\": [\"urn:example:demo\"]",
+	  "\"features\": \"urn:example:demo\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'features'" },
+	{ "default-not-bool", "\"enabled_by_default\": true",
+	  "\"enabled_by_default\": \"yes\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'enabled_by_default'" },
+	{ "self-dependency", "\"depends\": []",
+	  "\"depends\": [\"xep0001-demo\"]", PXM_MANIFEST_ERROR_CYCLE,
+	  "demo.json: key 'depends'" },
+	{ "bad-phase", "\"phase\": \"handle\"", "\"phase\": \"display\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].phase'" },
+	{ "duplicate-phase", "\"phase\": \"compose\"", "\"phase\": \"handle\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[1].phase'" },
+	{ "bad-stanza", "[\"message\", \"iq\"]", "[\"message\", \"stream\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'stages[0].stanzas[1]'" },
+	{ "no-stanzas", "[\"message\", \"iq\"]", "[]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].stanzas'" },
+	{ "missing-stanzas", "\"stanzas\": [\"message\", \"iq\"], ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'stages[0].stanzas'" },
+	{ "after-self", "\"after\": []", "\"after\": [\"xep0001-demo\"]",
+	  PXM_MANIFEST_ERROR_CYCLE, "demo.json: key 'stages[0].after'" },
+	{ "after-not-id", "\"after\": []", "\"after\": [\"Carbons!\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].after[0]'" },
 };
 
 static void
@@ -169,7 +175,8 @@ manifest(const char *id, const char *depends, const char *after)
 
 #define CLASS(name, ident)                                                     \
 	static const PxmExtensionClass name = {                                \
-		.id = ident, .stages = {[PXM_PHASE_HANDLE] = noop}}
+		.id = ident, .stages = { [PXM_PHASE_HANDLE] = noop }           \
+	}
 
 CLASS(class_a, "ext-a");
 CLASS(class_b, "ext-b");
@@ -184,9 +191,9 @@ order_string(PxmRegistry *r, PxmPhase phase)
 	const guint *order = pxm_registry_get_order(r, phase, &n);
 
 	for (guint i = 0; i < n; i++)
-		g_string_append_printf(s, "%s%s", i > 0 ? " " : "",
-				       pxm_registry_peek(r, order[i])
-					       ->manifest->id);
+		g_string_append_printf(
+			s, "%s%s", i > 0 ? " " : "",
+			pxm_registry_peek(r, order[i])->manifest->id);
 	return g_string_free(s, FALSE);
 }
 
@@ -228,8 +235,8 @@ test_cycle(void)
 				       &class_b, NULL));
 	g_assert_true(pxm_registry_add(r, manifest("ext-c", "", "\"ext-a\""),
 				       &class_c, NULL));
-	g_assert_true(pxm_registry_add(r, manifest("ext-d", "", ""), &class_d,
-				       NULL));
+	g_assert_true(
+		pxm_registry_add(r, manifest("ext-d", "", ""), &class_d, NULL));
 	g_assert_false(pxm_registry_resolve(r, &error));
 	g_assert_error(error, PXM_MANIFEST_ERROR, PXM_MANIFEST_ERROR_CYCLE);
 	g_assert_nonnull(strstr(error->message, "ext-a, ext-b, ext-c"));
@@ -261,8 +268,8 @@ test_unknown_dependency(void)
 	g_assert_false(pxm_registry_resolve(r, &error));
 	g_assert_error(error, PXM_MANIFEST_ERROR,
 		       PXM_MANIFEST_ERROR_DEPENDENCY);
-	g_assert_true(g_str_has_prefix(error->message,
-				       "ext-a: key 'depends[0]'"));
+	g_assert_true(
+		g_str_has_prefix(error->message, "ext-a: key 'depends[0]'"));
 }
 
 static void
@@ -283,7 +290,7 @@ test_mismatch(void)
 {
 	g_autoptr(PxmRegistry) r = pxm_registry_new();
 	g_autoptr(GError) error = NULL;
-	static const PxmExtensionClass no_stages = {.id = "ext-a"};
+	static const PxmExtensionClass no_stages = { .id = "ext-a" };
 
 	g_assert_false(pxm_registry_add(r, manifest("ext-a", "", ""), &class_b,
 					&error));

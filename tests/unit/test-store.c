@@ -100,7 +100,7 @@ write_bytes(const char *path, const void *data, gsize len)
 {
 	g_autoptr(GError) error = NULL;
 
-	g_file_set_contents(path, data, (gssize) len, &error);
+	g_file_set_contents(path, data, (gssize)len, &error);
 	g_assert_no_error(error);
 }
 
@@ -119,7 +119,8 @@ query_int(PxmStore *store, const char *sql)
 	gint64 value;
 
 	g_assert_cmpint(sqlite3_prepare_v2(pxm_store_get_db(store), sql, -1,
-	                                   &stmt, NULL), ==, SQLITE_OK);
+					   &stmt, NULL),
+			==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
 	value = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -133,9 +134,10 @@ query_text(PxmStore *store, const char *sql)
 	char *value;
 
 	g_assert_cmpint(sqlite3_prepare_v2(pxm_store_get_db(store), sql, -1,
-	                                   &stmt, NULL), ==, SQLITE_OK);
+					   &stmt, NULL),
+			==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-	value = g_strdup((const char *) sqlite3_column_text(stmt, 0));
+	value = g_strdup((const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
 	return value;
 }
@@ -167,7 +169,7 @@ schema_version(PxmStore *store, const char *component)
 	int version = -1;
 
 	g_assert_true(pxm_store_get_schema_version(store, component, &version,
-	                                           &error));
+						   &error));
 	g_assert_no_error(error);
 	return version;
 }
@@ -177,7 +179,8 @@ table_exists(PxmStore *store, const char *table)
 {
 	g_autofree char *sql = g_strdup_printf(
 		"SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-		"AND name = '%s'", table);
+		"AND name = '%s'",
+		table);
 
 	return query_int(store, sql) == 1;
 }
@@ -212,9 +215,9 @@ test_open_creates_0600(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(file_mode(parent), ==, 0700);
 	g_assert_cmpint(file_mode(path), ==, 0600);
 	g_assert_true(file_exists(wal));
-	g_assert_true(file_exists(shm));
+	/* Exclusive locking keeps the WAL index in memory: no -shm file. */
+	g_assert_false(file_exists(shm));
 	g_assert_cmpint(file_mode(wal), ==, 0600);
-	g_assert_cmpint(file_mode(shm), ==, 0600);
 
 	{
 		g_autofree char *mode = NULL;
@@ -223,10 +226,16 @@ test_open_creates_0600(Fixture *fx, gconstpointer data)
 		g_assert_cmpstr(mode, ==, "wal");
 	}
 	g_assert_cmpint(query_int(store, "PRAGMA synchronous"), ==, 1);
+	{
+		g_autofree char *locking = NULL;
+
+		locking = query_text(store, "PRAGMA locking_mode");
+		g_assert_cmpstr(locking, ==, "exclusive");
+	}
 	g_assert_cmpint(query_int(store, "PRAGMA foreign_keys"), ==, 1);
 	g_assert_cmpint(query_int(store, "PRAGMA busy_timeout"), >, 0);
 	g_assert_cmpint(query_int(store, "PRAGMA application_id"), ==,
-	                0x50584d53);
+			0x50584d53);
 	g_assert_cmpint(schema_version(store, "host"), ==, 1);
 	g_assert_cmpuint(pxm_store_get_transaction_depth(store), ==, 0);
 
@@ -273,26 +282,24 @@ test_open_reopen_keeps_data(Fixture *fx, gconstpointer data)
 	store = open_ok(fx->path);
 	g_assert_true(pxm_store_identity_record(store, &id, &error));
 	g_assert_no_error(error);
-	g_assert_true(pxm_store_kv_set_string(store, "xep0313-mam",
-	                                      "juliet@capulet.lit", "page-7",
-	                                      &error));
+	g_assert_true(pxm_store_kv_set_string(
+		store, "xep0313-mam", "juliet@capulet.lit", "page-7", &error));
 	g_assert_no_error(error);
 	pxm_store_close(store);
 
 	store = open_ok(fx->path);
-	g_assert_true(pxm_store_identity_lookup(store, &id, &found, &rowid,
-	                                        &error));
+	g_assert_true(
+		pxm_store_identity_lookup(store, &id, &found, &rowid, &error));
 	g_assert_no_error(error);
 	g_assert_true(found);
 	g_assert_cmpint(rowid, >, 0);
-	g_assert_true(pxm_store_kv_get_string_dup(store, "xep0313-mam",
-	                                          "juliet@capulet.lit", &value,
-	                                          &error));
+	g_assert_true(pxm_store_kv_get_string_dup(
+		store, "xep0313-mam", "juliet@capulet.lit", &value, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(value, ==, "page-7");
 	g_assert_cmpint(schema_version(store, "host"), ==, 1);
 	g_assert_cmpint(query_int(store, "SELECT timestamp FROM messages"), ==,
-	                G_GINT64_CONSTANT(1700000000000000));
+			G_GINT64_CONSTANT(1700000000000000));
 	pxm_store_close(store);
 }
 
@@ -340,7 +347,7 @@ test_open_garbage_untouched(Fixture *fx, gconstpointer data)
 	guint8 garbage[8192];
 
 	for (gsize i = 0; i < sizeof(garbage); i++) {
-		garbage[i] = (guint8) g_rand_int_range(rand, 0, 256);
+		garbage[i] = (guint8)g_rand_int_range(rand, 0, 256);
 	}
 	write_bytes(fx->path, garbage, sizeof(garbage));
 	g_assert_cmpint(g_chmod(fx->path, 0644), ==, 0);
@@ -364,7 +371,7 @@ test_open_damaged_untouched(Fixture *fx, gconstpointer data)
 		g_autofree char *key = g_strdup_printf("key-%d", i);
 
 		g_assert_true(pxm_store_kv_set_string(store, "test", key,
-		                                      "some value", NULL));
+						      "some value", NULL));
 	}
 	pxm_store_close(store);
 
@@ -392,9 +399,11 @@ test_open_foreign_untouched(Fixture *fx, gconstpointer data)
 	sqlite3 *db = NULL;
 
 	g_assert_cmpint(sqlite3_open(fx->path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_exec(db, "CREATE TABLE bookmarks (url TEXT);"
-	                                 "INSERT INTO bookmarks VALUES ('x');",
-	                             NULL, NULL, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db,
+				     "CREATE TABLE bookmarks (url TEXT);"
+				     "INSERT INTO bookmarks VALUES ('x');",
+				     NULL, NULL, NULL),
+			==, SQLITE_OK);
 	sqlite3_close(db);
 	g_assert_cmpint(g_chmod(fx->path, 0600), ==, 0);
 
@@ -407,7 +416,7 @@ test_open_newer_host_schema(Fixture *fx, gconstpointer data)
 	PxmStore *store = open_ok(fx->path);
 
 	exec_ok(store, "UPDATE pxm_schema SET version = 99 "
-	               "WHERE component = 'host'");
+		       "WHERE component = 'host'");
 	pxm_store_close(store);
 
 	assert_refused_untouched(fx->path, PXM_STORE_ERROR_NEWER_SCHEMA);
@@ -418,7 +427,7 @@ test_open_not_a_directory(Fixture *fx, gconstpointer data)
 {
 	g_autofree char *file = g_build_filename(fx->dir, "file", NULL);
 	g_autofree char *path = g_build_filename(file, "sub", "store.sqlite3",
-	                                         NULL);
+						 NULL);
 	g_autoptr(GError) error = NULL;
 
 	write_bytes(file, "x", 1);
@@ -475,7 +484,7 @@ test_open_close_misuse(Fixture *fx, gconstpointer data)
 	g_assert_true(pxm_store_begin(store, &error));
 	g_assert_true(pxm_store_kv_set_string(store, "t", "lost", "1", NULL));
 	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-	                      "*closed inside a transaction*");
+			      "*closed inside a transaction*");
 	pxm_store_close(store);
 	g_test_assert_expected_messages();
 
@@ -483,11 +492,11 @@ test_open_close_misuse(Fixture *fx, gconstpointer data)
 	 * when it is finalised. */
 	store = open_ok(fx->path);
 	g_assert_cmpint(kv_count(store), ==, 1);
-	g_assert_cmpint(sqlite3_prepare_v2(pxm_store_get_db(store),
-	                                   "SELECT 1", -1, &stmt, NULL), ==,
-	                SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(pxm_store_get_db(store), "SELECT 1",
+					   -1, &stmt, NULL),
+			==, SQLITE_OK);
 	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-	                      "*statements still prepared*");
+			      "*statements still prepared*");
 	pxm_store_close(store);
 	g_test_assert_expected_messages();
 	sqlite3_finalize(stmt);
@@ -502,9 +511,9 @@ static int
 permission_child(const char *dir)
 {
 	g_autofree char *locked = g_build_filename(dir, "locked",
-	                                           "store.sqlite3", NULL);
+						   "store.sqlite3", NULL);
 	g_autofree char *unreadable = g_build_filename(dir, "open",
-	                                               "store.sqlite3", NULL);
+						       "store.sqlite3", NULL);
 	g_autoptr(GError) error = NULL;
 
 	if (getuid() == 0) {
@@ -537,7 +546,7 @@ test_open_permission_denied(Fixture *fx, gconstpointer data)
 	g_autofree char *locked = g_build_filename(fx->dir, "locked", NULL);
 	g_autofree char *open_dir = g_build_filename(fx->dir, "open", NULL);
 	g_autofree char *store_path = g_build_filename(open_dir,
-	                                               "store.sqlite3", NULL);
+						       "store.sqlite3", NULL);
 	const char *argv[] = { self_path, "--permission-child", fx->dir, NULL };
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) before = NULL;
@@ -557,9 +566,8 @@ test_open_permission_denied(Fixture *fx, gconstpointer data)
 	}
 	g_assert_cmpint(g_chmod(store_path, 0), ==, 0);
 
-	g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL,
-	                           G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
-	                           &status, &error));
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
+				   NULL, NULL, &out, NULL, &status, &error));
 	g_assert_no_error(error);
 	g_test_message("%s", g_strchomp(out));
 	g_assert_true(WIFEXITED(status));
@@ -569,8 +577,8 @@ test_open_permission_denied(Fixture *fx, gconstpointer data)
 	}
 	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 	g_assert_true(g_pattern_match_simple("*refused*Permission denied*"
-	                                     "refused*Permission denied*",
-	                                     out));
+					     "refused*Permission denied*",
+					     out));
 
 	g_assert_cmpint(file_mode(store_path), ==, 0);
 	assert_same_bytes(before, store_path);
@@ -594,7 +602,7 @@ test_schema_migrate(Fixture *fx, gconstpointer data)
 
 	g_assert_cmpint(schema_version(store, "test"), ==, 0);
 	g_assert_true(pxm_store_ensure_schema(store, "test", test_migrations, 2,
-	                                      &error));
+					      &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(schema_version(store, "test"), ==, 2);
 	g_assert_true(table_exists(store, "things"));
@@ -603,7 +611,7 @@ test_schema_migrate(Fixture *fx, gconstpointer data)
 
 	/* Again: nothing runs (step 1 would fail or add a row). */
 	g_assert_true(pxm_store_ensure_schema(store, "test", test_migrations, 2,
-	                                      &error));
+					      &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM things"), ==, 1);
 	g_assert_cmpint(schema_version(store, "test"), ==, 2);
@@ -613,7 +621,7 @@ test_schema_migrate(Fixture *fx, gconstpointer data)
 	/* A later release adds step 3: only it runs, after a reopen. */
 	store = open_ok(fx->path);
 	g_assert_true(pxm_store_ensure_schema(store, "test", test_migrations, 3,
-	                                      &error));
+					      &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(schema_version(store, "test"), ==, 3);
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM things"), ==, 1);
@@ -633,16 +641,16 @@ test_schema_newer_refused(Fixture *fx, gconstpointer data)
 	PxmStore *store = open_ok(fx->path);
 
 	g_assert_true(pxm_store_ensure_schema(store, "test", test_migrations, 1,
-	                                      &error));
+					      &error));
 	g_assert_no_error(error);
 	exec_ok(store, "UPDATE pxm_schema SET version = 99 "
-	               "WHERE component = 'test'");
+		       "WHERE component = 'test'");
 	pxm_store_close(store);
 	before = read_bytes(fx->path);
 
 	store = open_ok(fx->path);
 	g_assert_false(pxm_store_ensure_schema(store, "test", test_migrations,
-	                                       2, &error));
+					       2, &error));
 	g_assert_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_NEWER_SCHEMA);
 	g_test_message("refused: %s", error->message);
 	g_assert_cmpint(schema_version(store, "test"), ==, 99);
@@ -669,8 +677,8 @@ test_schema_failed_migration_rolls_back(Fixture *fx, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	PxmStore *store = open_ok(fx->path);
 
-	g_assert_false(pxm_store_ensure_schema(store, "test", broken, 2,
-	                                       &error));
+	g_assert_false(
+		pxm_store_ensure_schema(store, "test", broken, 2, &error));
 	g_assert_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_MIGRATION);
 	g_test_message("refused: %s", error->message);
 	g_clear_error(&error);
@@ -709,8 +717,8 @@ test_schema_bad_list(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(schema_version(store, "gap"), ==, 0);
 
 	/* Transaction control in a step is detected (it cannot be undone). */
-	g_assert_false(pxm_store_ensure_schema(store, "commits", commits, 1,
-	                                       &error));
+	g_assert_false(
+		pxm_store_ensure_schema(store, "commits", commits, 1, &error));
 	g_assert_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_MIGRATION);
 	g_clear_error(&error);
 	g_assert_cmpint(schema_version(store, "commits"), ==, 0);
@@ -730,7 +738,7 @@ test_schema_inside_transaction(Fixture *fx, gconstpointer data)
 
 	g_assert_true(pxm_store_begin(store, &error));
 	g_assert_true(pxm_store_ensure_schema(store, "test", test_migrations, 2,
-	                                      &error));
+					      &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(schema_version(store, "test"), ==, 2);
 	g_assert_cmpuint(pxm_store_get_transaction_depth(store), ==, 1);
@@ -751,8 +759,8 @@ lookup(PxmStore *store, const PxmMessageIdentity *id)
 	gboolean found = TRUE;
 	gint64 rowid = -1;
 
-	g_assert_true(pxm_store_identity_lookup(store, id, &found, &rowid,
-	                                        &error));
+	g_assert_true(
+		pxm_store_identity_lookup(store, id, &found, &rowid, &error));
 	g_assert_no_error(error);
 	g_assert_true(found == (rowid != 0));
 	return rowid;
@@ -779,13 +787,19 @@ test_identity_by_each_key(Fixture *fx, gconstpointer data)
 	static const char conv[] = "room@muc.example";
 	static const char nick[] = "room@muc.example/alice";
 	PxmMessageIdentity by_stanza = {
-		.conversation = conv, .sender = nick, .stanza_id = "s-1",
+		.conversation = conv,
+		.sender = nick,
+		.stanza_id = "s-1",
 	};
 	PxmMessageIdentity by_origin = {
-		.conversation = conv, .sender = nick, .origin_id = "o-2",
+		.conversation = conv,
+		.sender = nick,
+		.origin_id = "o-2",
 	};
 	PxmMessageIdentity by_message = {
-		.conversation = conv, .sender = nick, .message_id = "m-3",
+		.conversation = conv,
+		.sender = nick,
+		.message_id = "m-3",
 	};
 	PxmMessageIdentity probe = { .conversation = conv };
 	PxmStore *store = open_ok(fx->path);
@@ -812,16 +826,18 @@ test_identity_by_each_key(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(lookup(store, &probe), ==, s);
 
 	/* origin-id and message id only count with their sender. */
-	probe = (PxmMessageIdentity) {
-		.conversation = conv, .origin_id = "o-2",
+	probe = (PxmMessageIdentity){
+		.conversation = conv,
+		.origin_id = "o-2",
 	};
 	g_assert_cmpint(lookup(store, &probe), ==, 0);
 	probe.sender = "room@muc.example/mallory";
 	g_assert_cmpint(lookup(store, &probe), ==, 0);
 	probe.sender = nick;
 	g_assert_cmpint(lookup(store, &probe), ==, o);
-	probe = (PxmMessageIdentity) {
-		.conversation = conv, .sender = "room@muc.example/mallory",
+	probe = (PxmMessageIdentity){
+		.conversation = conv,
+		.sender = "room@muc.example/mallory",
 		.message_id = "m-3",
 	};
 	g_assert_cmpint(lookup(store, &probe), ==, 0);
@@ -834,9 +850,12 @@ test_identity_by_each_key(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(lookup(store, &probe), ==, 0);
 
 	/* ANY key matching is a match; the stanza-id wins. */
-	probe = (PxmMessageIdentity) {
-		.conversation = conv, .sender = nick, .stanza_id = "s-unknown",
-		.origin_id = "o-unknown", .message_id = "m-3",
+	probe = (PxmMessageIdentity){
+		.conversation = conv,
+		.sender = nick,
+		.stanza_id = "s-unknown",
+		.origin_id = "o-unknown",
+		.message_id = "m-3",
 	};
 	g_assert_cmpint(lookup(store, &probe), ==, m);
 	probe.stanza_id = "s-1";
@@ -886,12 +905,13 @@ test_identity_merge(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(lookup(store, &stanza_only), ==, rowid);
 	g_assert_cmpint(lookup(store, &archived), ==, rowid);
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM messages WHERE "
-	                                 "stanza_id = 's-1' AND "
-	                                 "origin_id = 'o-1' AND "
-	                                 "message_id = 'm-1'"), ==, 1);
+					 "stanza_id = 's-1' AND "
+					 "origin_id = 'o-1' AND "
+					 "message_id = 'm-1'"),
+			==, 1);
 	/* The first record's facts stay. */
 	g_assert_cmpint(query_int(store, "SELECT timestamp FROM messages"), ==,
-	                1000);
+			1000);
 
 	/* The other way round: archive first (stanza-id only, sender not
 	 * known), then the live copy fills in the sender and its keys. */
@@ -916,7 +936,7 @@ test_identity_merge(Fixture *fx, gconstpointer data)
 		record(store, &second);
 		g_assert_cmpint(count_messages(store), ==, 2);
 		g_assert_cmpint(lookup(store, &by_message), ==,
-		                lookup(store, &first));
+				lookup(store, &first));
 	}
 	pxm_store_close(store);
 }
@@ -926,25 +946,37 @@ test_identity_conflict(Fixture *fx, gconstpointer data)
 {
 	static const char conv[] = "juliet@capulet.lit";
 	PxmMessageIdentity a = {
-		.conversation = conv, .sender = conv, .stanza_id = "s-a",
+		.conversation = conv,
+		.sender = conv,
+		.stanza_id = "s-a",
 	};
 	PxmMessageIdentity b = {
-		.conversation = conv, .sender = conv, .origin_id = "o-b",
+		.conversation = conv,
+		.sender = conv,
+		.origin_id = "o-b",
 	};
 	PxmMessageIdentity both = {
-		.conversation = conv, .sender = conv, .stanza_id = "s-a",
-		.origin_id = "o-b", .message_id = "m-new",
+		.conversation = conv,
+		.sender = conv,
+		.stanza_id = "s-a",
+		.origin_id = "o-b",
+		.message_id = "m-new",
 	};
 	PxmMessageIdentity other_sender = {
-		.conversation = conv, .sender = "romeo@montague.lit",
-		.stanza_id = "s-a", .origin_id = "o-c",
+		.conversation = conv,
+		.sender = "romeo@montague.lit",
+		.stanza_id = "s-a",
+		.origin_id = "o-c",
 	};
 	PxmMessageIdentity o_c = {
-		.conversation = conv, .sender = "romeo@montague.lit",
+		.conversation = conv,
+		.sender = "romeo@montague.lit",
 		.origin_id = "o-c",
 	};
 	PxmMessageIdentity m_new = {
-		.conversation = conv, .sender = conv, .message_id = "m-new",
+		.conversation = conv,
+		.sender = conv,
+		.message_id = "m-new",
 	};
 	PxmStore *store = open_ok(fx->path);
 	gint64 row_a, row_b;
@@ -975,8 +1007,11 @@ static void
 test_identity_query_plan(Fixture *fx, gconstpointer data)
 {
 	PxmMessageIdentity id = {
-		.conversation = "c@example", .sender = "c@example",
-		.stanza_id = "s", .origin_id = "o", .message_id = "m",
+		.conversation = "c@example",
+		.sender = "c@example",
+		.stanza_id = "s",
+		.origin_id = "o",
+		.message_id = "m",
 	};
 	g_autoptr(GError) error = NULL;
 	PxmStore *store = open_ok(fx->path);
@@ -986,8 +1021,8 @@ test_identity_query_plan(Fixture *fx, gconstpointer data)
 	int n_checked = 0;
 
 	/* Not found: all three statements run and stay cached. */
-	g_assert_true(pxm_store_identity_lookup(store, &id, &found, NULL,
-	                                        &error));
+	g_assert_true(
+		pxm_store_identity_lookup(store, &id, &found, NULL, &error));
 	g_assert_false(found);
 
 	while ((cached = sqlite3_next_stmt(db, cached)) != NULL) {
@@ -1000,10 +1035,11 @@ test_identity_query_plan(Fixture *fx, gconstpointer data)
 			continue;
 		}
 		explain = g_strconcat("EXPLAIN QUERY PLAN ", sql, NULL);
-		g_assert_cmpint(sqlite3_prepare_v2(db, explain, -1, &stmt,
-		                                   NULL), ==, SQLITE_OK);
+		g_assert_cmpint(
+			sqlite3_prepare_v2(db, explain, -1, &stmt, NULL), ==,
+			SQLITE_OK);
 		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-		plan = g_strdup((const char *) sqlite3_column_text(stmt, 3));
+		plan = g_strdup((const char *)sqlite3_column_text(stmt, 3));
 		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_DONE);
 		sqlite3_finalize(stmt);
 		g_test_message("%s -> %s", sql, plan);
@@ -1037,36 +1073,43 @@ test_identity_perf(Fixture *fx, gconstpointer data)
 		g_autofree char *s = g_strdup_printf("stanza-%d", i);
 		g_autofree char *o = g_strdup_printf("origin-%d", i);
 		PxmMessageIdentity id = {
-			.conversation = conv, .sender = conv, .stanza_id = s,
-			.origin_id = o, .timestamp = i,
+			.conversation = conv,
+			.sender = conv,
+			.stanza_id = s,
+			.origin_id = o,
+			.timestamp = i,
 		};
 
 		record(store, &id);
 	}
 	g_assert_true(pxm_store_commit(store, &error));
-	elapsed = (double) (g_get_monotonic_time() - start);
+	elapsed = (double)(g_get_monotonic_time() - start);
 	g_test_message("record in one transaction: %.2f µs/message",
-	               elapsed / n_rows);
+		       elapsed / n_rows);
 
 	start = g_get_monotonic_time();
 	for (int i = 0; i < 2000; i++) {
 		g_autofree char *conv = g_strdup_printf("c%d@example", i % 50);
 		g_autofree char *o = g_strdup_printf("live-%d", i);
 		PxmMessageIdentity id = {
-			.conversation = conv, .sender = conv, .origin_id = o,
+			.conversation = conv,
+			.sender = conv,
+			.origin_id = o,
 		};
 
 		record(store, &id);
 	}
-	elapsed = (double) (g_get_monotonic_time() - start);
+	elapsed = (double)(g_get_monotonic_time() - start);
 	g_test_message("record, one transaction each: %.2f µs/message",
-	               elapsed / 2000);
+		       elapsed / 2000);
 
 	start = g_get_monotonic_time();
 	for (int i = 0; i < n_lookups; i++) {
 		char conv[32], o[32];
 		PxmMessageIdentity id = {
-			.conversation = conv, .sender = conv, .origin_id = o,
+			.conversation = conv,
+			.sender = conv,
+			.origin_id = o,
 			.stanza_id = NULL,
 		};
 		gboolean found;
@@ -1074,11 +1117,11 @@ test_identity_perf(Fixture *fx, gconstpointer data)
 		g_snprintf(conv, sizeof(conv), "c%d@example", i % 50);
 		g_snprintf(o, sizeof(o), "origin-%d", i % n_rows);
 		g_assert_true(pxm_store_identity_lookup(store, &id, &found,
-		                                        NULL, NULL));
+							NULL, NULL));
 	}
-	elapsed = (double) (g_get_monotonic_time() - start);
-	g_test_minimized_result(elapsed / n_lookups,
-	                        "lookup: %.2f µs", elapsed / n_lookups);
+	elapsed = (double)(g_get_monotonic_time() - start);
+	g_test_minimized_result(elapsed / n_lookups, "lookup: %.2f µs",
+				elapsed / n_lookups);
 	pxm_store_close(store);
 }
 
@@ -1146,7 +1189,8 @@ test_transaction_nested(Fixture *fx, gconstpointer data)
 	/* identity_record nests: rolled back with the page it belongs to. */
 	{
 		PxmMessageIdentity id = {
-			.conversation = "a@example", .stanza_id = "s",
+			.conversation = "a@example",
+			.stanza_id = "s",
 		};
 
 		g_assert_true(pxm_store_begin(store, &error));
@@ -1160,7 +1204,7 @@ test_transaction_nested(Fixture *fx, gconstpointer data)
 	g_assert_true(pxm_store_begin(store, &error));
 	g_assert_true(pxm_store_kv_set_string(store, "t", "kept", "1", NULL));
 	g_assert_false(pxm_store_exec(store, "INSERT INTO nowhere VALUES (1)",
-	                              &error));
+				      &error));
 	g_assert_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_SQL);
 	g_clear_error(&error);
 	g_assert_true(pxm_store_commit(store, &error));
@@ -1181,46 +1225,46 @@ test_kv(Fixture *fx, gconstpointer data)
 	PxmStore *store = open_ok(fx->path);
 
 	g_assert_true(pxm_store_kv_get_dup(store, "omemo", "identity", &value,
-	                                   &error));
+					   &error));
 	g_assert_no_error(error);
 	g_assert_null(value);
 
 	g_assert_true(pxm_store_kv_set(store, "omemo", "identity", blob,
-	                               sizeof(blob), &error));
+				       sizeof(blob), &error));
 	g_assert_true(pxm_store_kv_get_dup(store, "omemo", "identity", &value,
-	                                   &error));
+					   &error));
 	g_assert_nonnull(value);
 	g_assert_cmpmem(g_bytes_get_data(value, NULL), g_bytes_get_size(value),
-	                blob, sizeof(blob));
+			blob, sizeof(blob));
 	g_clear_pointer(&value, g_bytes_unref);
 
 	/* Not a string. */
 	g_assert_false(pxm_store_kv_get_string_dup(store, "omemo", "identity",
-	                                           &text, &error));
+						   &text, &error));
 	g_assert_error(error, PXM_STORE_ERROR, PXM_STORE_ERROR_SQL);
 	g_assert_null(text);
 	g_clear_error(&error);
 
 	/* Empty values exist and differ from missing ones. */
-	g_assert_true(pxm_store_kv_set(store, "omemo", "empty", NULL, 0,
-	                               &error));
-	g_assert_true(pxm_store_kv_get_dup(store, "omemo", "empty", &value,
-	                                   &error));
+	g_assert_true(
+		pxm_store_kv_set(store, "omemo", "empty", NULL, 0, &error));
+	g_assert_true(
+		pxm_store_kv_get_dup(store, "omemo", "empty", &value, &error));
 	g_assert_nonnull(value);
 	g_assert_cmpuint(g_bytes_get_size(value), ==, 0);
 	g_clear_pointer(&value, g_bytes_unref);
 	g_assert_true(pxm_store_kv_get_string_dup(store, "omemo", "empty",
-	                                          &text, &error));
+						  &text, &error));
 	g_assert_cmpstr(text, ==, "");
 	g_clear_pointer(&text, g_free);
 
 	/* Replace; components are separate namespaces. */
-	g_assert_true(pxm_store_kv_set_string(store, "mam", "identity", "x",
-	                                      &error));
-	g_assert_true(pxm_store_kv_set_string(store, "mam", "identity", "y",
-	                                      &error));
+	g_assert_true(
+		pxm_store_kv_set_string(store, "mam", "identity", "x", &error));
+	g_assert_true(
+		pxm_store_kv_set_string(store, "mam", "identity", "y", &error));
 	g_assert_true(pxm_store_kv_get_string_dup(store, "mam", "identity",
-	                                          &text, &error));
+						  &text, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(text, ==, "y");
 	g_clear_pointer(&text, g_free);
@@ -1229,7 +1273,7 @@ test_kv(Fixture *fx, gconstpointer data)
 	g_assert_true(pxm_store_kv_delete(store, "mam", "identity", &error));
 	g_assert_true(pxm_store_kv_delete(store, "mam", "missing", &error));
 	g_assert_true(pxm_store_kv_get_string_dup(store, "mam", "identity",
-	                                          &text, &error));
+						  &text, &error));
 	g_assert_null(text);
 	g_assert_cmpint(kv_count(store), ==, 2);
 	g_assert_true(pxm_store_kv_delete(store, "omemo", NULL, &error));
@@ -1264,13 +1308,14 @@ crash_insert(PxmStore *store, int phase, int n)
 
 	memset(payload, phase, sizeof(payload));
 	g_assert_cmpint(sqlite3_prepare_v2(pxm_store_get_db(store),
-	                                   "INSERT INTO crash (phase, payload) "
-	                                   "VALUES (?1, ?2)", -1, &stmt, NULL),
-	                ==, SQLITE_OK);
+					   "INSERT INTO crash (phase, payload) "
+					   "VALUES (?1, ?2)",
+					   -1, &stmt, NULL),
+			==, SQLITE_OK);
 	for (int i = 0; i < n; i++) {
 		sqlite3_bind_int(stmt, 1, phase);
 		sqlite3_bind_blob(stmt, 2, payload, sizeof(payload),
-		                  SQLITE_STATIC);
+				  SQLITE_STATIC);
 		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_DONE);
 		sqlite3_reset(stmt);
 	}
@@ -1288,13 +1333,13 @@ crash_child(const char *path)
 
 	if (store == NULL ||
 	    !pxm_store_ensure_schema(store, "crash", crash_migrations,
-	                             G_N_ELEMENTS(crash_migrations), &error) ||
+				     G_N_ELEMENTS(crash_migrations), &error) ||
 	    !pxm_store_begin(store, &error)) {
 		g_printerr("crash child: %s\n", error->message);
 		return 1;
 	}
 	crash_insert(store, CRASH_PHASE_CHILD_COMMITTED,
-	             CRASH_N_CHILD_COMMITTED);
+		     CRASH_N_CHILD_COMMITTED);
 	id.stanza_id = "committed";
 	g_assert_true(pxm_store_identity_record(store, &id, NULL));
 	g_assert_true(pxm_store_commit(store, NULL));
@@ -1302,10 +1347,10 @@ crash_child(const char *path)
 	g_assert_true(pxm_store_begin(store, NULL));
 	id.stanza_id = "uncommitted";
 	g_assert_true(pxm_store_identity_record(store, &id, NULL));
-	g_assert_true(pxm_store_kv_set_string(store, "crash", "k", "lost",
-	                                      NULL));
+	g_assert_true(
+		pxm_store_kv_set_string(store, "crash", "k", "lost", NULL));
 	crash_insert(store, CRASH_PHASE_CHILD_UNCOMMITTED,
-	             CRASH_N_BEFORE_READY);
+		     CRASH_N_BEFORE_READY);
 	if (write(STDOUT_FILENO, "ready\n", 6) != 6) {
 		return 1;
 	}
@@ -1335,18 +1380,17 @@ test_crash_sigkill(Fixture *fx, gconstpointer data)
 
 	store = open_ok(fx->path);
 	g_assert_true(pxm_store_ensure_schema(store, "crash", crash_migrations,
-	                                      G_N_ELEMENTS(crash_migrations),
-	                                      &error));
+					      G_N_ELEMENTS(crash_migrations),
+					      &error));
 	g_assert_true(pxm_store_begin(store, &error));
 	crash_insert(store, CRASH_PHASE_PARENT, CRASH_N_PARENT);
 	g_assert_true(pxm_store_commit(store, &error));
 	g_assert_no_error(error);
 	pxm_store_close(store);
 
-	g_assert_true(g_spawn_async_with_pipes(NULL, (char **) argv, NULL,
-	                                       G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-	                                       NULL, &pid, NULL, &out_fd, NULL,
-	                                       &error));
+	g_assert_true(g_spawn_async_with_pipes(
+		NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+		NULL, &pid, NULL, &out_fd, NULL, &error));
 	g_assert_no_error(error);
 
 	/* Wait for "ready\n" (at most 60 s; the child may be slow under
@@ -1362,7 +1406,7 @@ test_crash_sigkill(Fixture *fx, gconstpointer data)
 			continue;
 		}
 		g_assert_cmpint(n, >, 0);
-		got += (gsize) n;
+		got += (gsize)n;
 	}
 	g_assert_cmpstr(buf, ==, "ready\n");
 
@@ -1376,26 +1420,27 @@ test_crash_sigkill(Fixture *fx, gconstpointer data)
 	/* The crash left uncommitted pages in the WAL. */
 	g_assert_cmpint(g_stat(wal, &st), ==, 0);
 	g_test_message("WAL after the kill: %" G_GINT64_FORMAT " bytes",
-	               (gint64) st.st_size);
+		       (gint64)st.st_size);
 	g_assert_cmpint(st.st_size, >, 1024 * 1024);
 
 	store = open_ok(fx->path);
 	check = query_text(store, "PRAGMA integrity_check");
 	g_assert_cmpstr(check, ==, "ok");
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM crash "
-	                                 "WHERE phase = 0"), ==,
-	                CRASH_N_PARENT);
+					 "WHERE phase = 0"),
+			==, CRASH_N_PARENT);
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM crash "
-	                                 "WHERE phase = 1"), ==,
-	                CRASH_N_CHILD_COMMITTED);
+					 "WHERE phase = 1"),
+			==, CRASH_N_CHILD_COMMITTED);
 	g_assert_cmpint(query_int(store, "SELECT count(*) FROM crash "
-	                                 "WHERE phase = 2"), ==, 0);
+					 "WHERE phase = 2"),
+			==, 0);
 	id.stanza_id = "committed";
 	g_assert_cmpint(lookup(store, &id), >, 0);
 	id.stanza_id = "uncommitted";
 	g_assert_cmpint(lookup(store, &id), ==, 0);
 	g_assert_true(pxm_store_kv_get_string_dup(store, "crash", "k", &value,
-	                                          &error));
+						  &error));
 	g_assert_no_error(error);
 	g_assert_null(value);
 
@@ -1405,7 +1450,7 @@ test_crash_sigkill(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(file_mode(fx->path), ==, 0600);
 }
 
-#define ADD(path, func) \
+#define ADD(path, func)                                                        \
 	g_test_add(path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int

@@ -339,14 +339,31 @@ test_duplicate_dropped(Fixture *f, gconstpointer data)
 }
 
 /* The identity index outlives the connection: after a restart the same
- * message (e.g. replayed) is still recognised. */
+ * message delivered again (from offline storage, with a delay) is still
+ * recognised. */
 static void
 test_duplicate_after_restart(Fixture *f, gconstpointer data)
 {
+	static const char *const redelivered =
+		"<message type='chat' from='bob@example.org/phone' id='dup'>"
+		"<body>Hi</body><stanza-id xmlns='urn:xmpp:sid:0' id='arch-9' "
+		"by='alice@example.org'/><delay xmlns='urn:xmpp:delay' "
+		"from='example.org' stamp='2026-11-20T10:00:00Z'/></message>";
+
 	g_assert_cmpint(receive(f, live, NULL), ==, PXM_VERDICT_CONTINUE);
 	pxm_account_free(f->account, NULL);
 	f->account = open_account(f, TRUE);
-	g_assert_cmpint(receive(f, live, NULL), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(receive(f, redelivered, NULL), ==, PXM_VERDICT_DROP);
+	/* A different delayed message is shown. */
+	g_assert_cmpint(
+		receive(f,
+			"<message type='chat' from='bob@example.org/phone' "
+			"id='new'><body>Hi</body><stanza-id "
+			"xmlns='urn:xmpp:sid:0' id='arch-10' "
+			"by='alice@example.org'/><delay xmlns='urn:xmpp:delay' "
+			"stamp='2026-11-20T10:00:00Z'/></message>",
+			NULL),
+		==, PXM_VERDICT_CONTINUE);
 }
 
 /* What we send is recognised when it comes back (archive, carbon). */
@@ -356,7 +373,7 @@ test_sent_recognised(Fixture *f, gconstpointer data)
 	xmlnode *msg = parse("<message type='chat' to='bob@example.org/phone'>"
 			     "<body>Hi</body></message>");
 	g_autofree char *origin = send_out(f, msg);
-	PxmStanza echo = {0};
+	PxmStanza echo = { 0 };
 
 	echo.kind = PXM_STANZA_MESSAGE;
 	echo.sent_by_me = TRUE;

@@ -17,7 +17,8 @@
 static gboolean
 is_sid_element(xmlnode *node, const char *name)
 {
-	return node->type == XMLNODE_TYPE_TAG && g_str_equal(node->name, name) &&
+	return node->type == XMLNODE_TYPE_TAG &&
+	       g_str_equal(node->name, name) &&
 	       g_strcmp0(xmlnode_get_namespace(node), PXM_NS_SID) == 0;
 }
 
@@ -70,8 +71,9 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 		}
 		if (expected_by == NULL ||
 		    !pxm_jid_equal(xmlnode_get_attrib(c, "by"), expected_by)) {
-			purple_debug_warning(ID, "ignoring a stanza-id set by "
-						 "someone else than %s\n",
+			purple_debug_warning(ID,
+					     "ignoring a stanza-id set by "
+					     "someone else than %s\n",
 					     groupchat ? "the room"
 						       : "our server");
 			continue;
@@ -82,8 +84,9 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 	/* Section 4: at most one stanza-id per 'by'.  Two means someone added
 	 * one we cannot tell apart from the real one. */
 	if (ours > 1) {
-		purple_debug_warning(ID, "ignoring %u stanza-ids claiming the "
-					 "same origin\n",
+		purple_debug_warning(ID,
+				     "ignoring %u stanza-ids claiming the "
+				     "same origin\n",
 				     ours);
 		trusted = NULL;
 	}
