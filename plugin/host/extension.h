@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <purple.h>
 
+#include "jid.h"
 #include "namespaces.h"
 #include "store.h"
 

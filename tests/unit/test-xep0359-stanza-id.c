@@ -412,6 +412,104 @@ test_room_reflection_shown(Fixture *f, gconstpointer data)
 	xmlnode_free(msg);
 }
 
+/* The last IQ the extension sent: a disco#info query to @to. */
+static char *
+sent_disco_id(Fixture *f, const char *to)
+{
+	for (guint i = f->sent->len; i-- > 0;) {
+		xmlnode *iq = xmlnode_from_str(f->sent->pdata[i], -1);
+		char *id = NULL;
+
+		if (g_str_equal(iq->name, "iq") &&
+		    g_strcmp0(xmlnode_get_attrib(iq, "to"), to) == 0 &&
+		    xmlnode_get_child_with_namespace(
+			    iq, "query",
+			    "http://jabber.org/protocol/disco#info") != NULL)
+			id = g_strdup(xmlnode_get_attrib(iq, "id"));
+		xmlnode_free(iq);
+		if (id != NULL)
+			return id;
+	}
+	g_error("no disco#info query to %s was sent", to);
+	return NULL;
+}
+
+static void
+answer(Fixture *f, const char *from, const char *id, const char *feature)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<iq type='result' from='%s' id='%s'><query "
+		"xmlns='http://jabber.org/protocol/disco#info'>"
+		"<identity category='account' type='registered'/>"
+		"<feature var='%s'/></query></iq>",
+		from, id, feature);
+	xmlnode *iq = parse(xml);
+
+	g_assert_true(pxm_iq_tracker_handle(f->account->iq, iq));
+	xmlnode_free(iq);
+}
+
+/* Section 8: our server is asked whether it supports stanza-ids; if it
+ * does not, it would not strip forged ones, so none is used. */
+static void
+test_server_without_support(Fixture *f, gconstpointer data)
+{
+	g_autofree char *id = sent_disco_id(f, "alice@example.org");
+	g_autofree char *sid = NULL;
+
+	answer(f, "alice@example.org", id, "urn:xmpp:mam:2");
+	receive(f, live, &sid);
+	g_assert_null(sid);
+}
+
+static void
+test_server_with_support(Fixture *f, gconstpointer data)
+{
+	g_autofree char *id = sent_disco_id(f, "alice@example.org");
+	g_autofree char *sid = NULL;
+
+	answer(f, "alice@example.org", id, "urn:xmpp:sid:0");
+	receive(f, live, &sid);
+	g_assert_cmpstr(sid, ==, "arch-9");
+}
+
+static void
+test_room_without_support(Fixture *f, gconstpointer data)
+{
+	static const char *const first =
+		"<message type='groupchat' from='room@muc.example.org/bob' "
+		"id='r1'><body>Hi</body><stanza-id xmlns='urn:xmpp:sid:0' "
+		"id='room-1' by='room@muc.example.org'/></message>";
+	static const char *const second =
+		"<message type='groupchat' from='room@muc.example.org/bob' "
+		"id='r2'><body>Hi</body><stanza-id xmlns='urn:xmpp:sid:0' "
+		"id='room-2' by='room@muc.example.org'/></message>";
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autofree char *id = NULL;
+
+	/* Used while the room's answer is pending, and the room is asked
+	 * once. */
+	receive(f, first, &a);
+	g_assert_cmpstr(a, ==, "room-1");
+	id = sent_disco_id(f, "room@muc.example.org");
+	answer(f, "room@muc.example.org", id, "http://jabber.org/protocol/muc");
+	receive(f, second, &b);
+	g_assert_null(b);
+}
+
+/* A reply that comes after the extension stopped changes nothing (and
+ * does not touch freed state: run under valgrind/ASan). */
+static void
+test_reply_after_stop(Fixture *f, gconstpointer data)
+{
+	g_autofree char *id = sent_disco_id(f, "alice@example.org");
+	guint index = extension_index("xep0359-stanza-id");
+
+	g_assert_true(pxm_account_set_active(f->account, index, FALSE));
+	answer(f, "alice@example.org", id, "urn:xmpp:sid:0");
+}
+
 /* An extension that is off sees nothing and changes nothing. */
 static void
 test_disabled(Fixture *f, gconstpointer data)
@@ -450,6 +548,10 @@ main(int argc, char **argv)
 	ADD("presenter/sent-recognised", test_sent_recognised, TRUE);
 	ADD("presenter/room-reflection-shown", test_room_reflection_shown,
 	    TRUE);
+	ADD("support/server-without", test_server_without_support, TRUE);
+	ADD("support/server-with", test_server_with_support, TRUE);
+	ADD("support/room-without", test_room_without_support, TRUE);
+	ADD("support/reply-after-stop", test_reply_after_stop, TRUE);
 	ADD("disabled", test_disabled, FALSE);
 	return g_test_run();
 }

@@ -10,9 +10,136 @@
 
 #include <string.h>
 
-#include "../../host/jid.h"
-
 #define ID "xep0359-stanza-id"
+
+/*
+ * Section 8: before using a stanza-id, check that the entity in 'by'
+ * announces urn:xmpp:sid:0 (otherwise it does not strip forged ones).  Our
+ * server is asked at start, a room the first time it gives an id.  While
+ * the answer is pending the id is used; an entity that answers without the
+ * feature (or with an error) is not believed from then on.
+ */
+typedef enum {
+	SUPPORT_PENDING = 1,
+	SUPPORT_YES,
+	SUPPORT_NO,
+} Support;
+
+typedef struct {
+	GHashTable *support; /* normalised bare JID -> Support */
+	gboolean stopped;    /* replies may come after stop() */
+} State;
+
+typedef struct {
+	State *state; /* a reference */
+	char *jid;
+} Query;
+
+static void
+state_clear(State *state)
+{
+	g_hash_table_unref(state->support);
+}
+
+static void
+state_unref(State *state)
+{
+	g_rc_box_release_full(state, (GDestroyNotify)state_clear);
+}
+
+static void
+query_free(Query *query)
+{
+	state_unref(query->state);
+	g_free(query->jid);
+	g_free(query);
+}
+
+static gboolean
+has_feature(xmlnode *result, const char *feature)
+{
+	xmlnode *query = xmlnode_get_child_with_namespace(result, "query",
+							  PXM_NS_DISCO_INFO);
+
+	for (xmlnode *f = query != NULL ? xmlnode_get_child(query, "feature")
+					: NULL;
+	     f != NULL; f = xmlnode_get_next_twin(f))
+		if (g_strcmp0(xmlnode_get_attrib(f, "var"), feature) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static void
+on_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
+	      gpointer data)
+{
+	Query *query = data;
+	Support support;
+
+	if (query->state->stopped)
+		return;
+	support = result != NULL && has_feature(result, PXM_NS_SID)
+			  ? SUPPORT_YES
+			  : SUPPORT_NO;
+	if (support == SUPPORT_NO)
+		purple_debug_info(ID,
+				  "%s does not announce %s: its stanza-ids "
+				  "are not used\n",
+				  query->jid, PXM_NS_SID);
+	g_hash_table_insert(query->state->support, g_strdup(query->jid),
+			    GINT_TO_POINTER(support));
+}
+
+static void
+ask_support(PxmAccount *account, State *state, const char *jid)
+{
+	xmlnode *iq = xmlnode_new("iq");
+	Query *query = g_new0(Query, 1);
+
+	xmlnode_set_attrib(iq, "type", "get");
+	xmlnode_set_attrib(iq, "to", jid);
+	xmlnode_set_namespace(xmlnode_new_child(iq, "query"),
+			      PXM_NS_DISCO_INFO);
+	query->state = g_rc_box_acquire(state);
+	query->jid = g_strdup(jid);
+	g_hash_table_insert(state->support, g_strdup(jid),
+			    GINT_TO_POINTER(SUPPORT_PENDING));
+	pxm_account_send_iq(account, iq, 0, on_disco_info, query,
+			    (GDestroyNotify)query_free);
+}
+
+/* Whether stanza-ids set by @by may be used now. */
+static gboolean
+believed(PxmAccount *account, State *state, const char *by)
+{
+	gpointer value = g_hash_table_lookup(state->support, by);
+
+	if (value == NULL) {
+		ask_support(account, state, by);
+		return TRUE;
+	}
+	return GPOINTER_TO_INT(value) != SUPPORT_NO;
+}
+
+static gpointer
+start(PxmAccount *account, GError **error)
+{
+	State *state = g_rc_box_new0(State);
+
+	state->support = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					       NULL);
+	ask_support(account, state, pxm_account_get_bare_jid(account));
+	return state;
+}
+
+static void
+stop(PxmAccount *account, gpointer data)
+{
+	State *state = data;
+
+	state->stopped = TRUE;
+	state_unref(state);
+}
 
 static gboolean
 is_sid_element(xmlnode *node, const char *name)
@@ -90,6 +217,14 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 				     ours);
 		trusted = NULL;
 	}
+	if (trusted != NULL && !believed(account, state, expected_by)) {
+		purple_debug_warning(ID,
+				     "ignoring a stanza-id of %s, which "
+				     "does not announce %s\n",
+				     groupchat ? "a room" : "our server",
+				     PXM_NS_SID);
+		trusted = NULL;
+	}
 	if (trusted != NULL && st->stanza_id == NULL)
 		pxm_stanza_set(&st->stanza_id, trusted);
 	return PXM_VERDICT_CONTINUE;
@@ -124,6 +259,8 @@ compose(PxmAccount *account, gpointer state, PxmStanza *st)
 
 const PxmExtensionClass pxm_xep0359_stanza_id = {
 	.id = ID,
+	.start = start,
+	.stop = stop,
 	.stages = {
 		[PXM_PHASE_HANDLE] = handle,
 		[PXM_PHASE_COMPOSE] = compose,
