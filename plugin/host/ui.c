@@ -42,6 +42,8 @@ describe(PurpleAccount *account)
 			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name), -1);
 		const char *status;
 
+		/* TRANSLATORS: the state of an extension (feminine in
+		 * French: "une extension"). */
 		if (active)
 			status = _("on");
 		else if (wanted)
