@@ -91,11 +91,17 @@ typedef struct {
 	 * carbons and archive results). */
 	gboolean sent_by_me;
 
-	char *type; /* message type ("chat", "groupchat", ...) */
-	char *from; /* full JID the message is from */
-	char *to;   /* full JID the message is to */
-	char *id;   /* the message's id attribute */
-	char *body; /* the plaintext body, after decryption */
+	/* Attributes of @message, borrowed from it (an unwrap stage that
+	 * changes @message points them into the new one). */
+	const char *type; /* message type ("chat", "groupchat", ...) */
+	const char *from; /* full JID the message is from */
+	const char *to;   /* full JID the message is to */
+	const char *id;   /* the message's id attribute */
+	/* The plaintext body when a stage produced one (decrypted, or read
+	 * from a forwarded message to show it), and for outgoing messages.
+	 * Incoming stanzas start without it: read <body/> of @message when
+	 * needed (pxm_stanza_has_body() says whether there is one). */
+	char *body;
 	/* XEP-0359: only set when verified (by = own bare JID or the room). */
 	char *stanza_id;
 	char *origin_id;
@@ -105,6 +111,13 @@ typedef struct {
 	gint64 timestamp;
 	gboolean encrypted;
 } PxmStanza;
+
+/**
+ * pxm_stanza_has_body:
+ * Returns: TRUE if the message has a body (a produced one, or a <body/>
+ * element in @message).
+ */
+gboolean pxm_stanza_has_body(const PxmStanza *stanza);
 
 /**
  * pxm_stanza_set:

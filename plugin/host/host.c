@@ -28,6 +28,20 @@ pxm_stanza_set(char **field, const char *value)
 	g_free(old);
 }
 
+/* The first child element @name in namespace @ns (NULL: any).  libpurple's
+ * xmlnode_get_child*() split the name as a path on every call, which shows
+ * on a path run for every message. */
+static xmlnode *
+child(xmlnode *parent, const char *name, const char *ns)
+{
+	for (xmlnode *c = parent->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, name) == 0 &&
+		    (ns == NULL ||
+		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
+			return c;
+	return NULL;
+}
+
 /* XEP-0082 date-time; 0 when malformed. */
 static gint64
 parse_stamp(const char *stamp)
@@ -55,30 +69,31 @@ pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 		st->kind = PXM_STANZA_PRESENCE;
 	else if (g_str_equal(node->name, "iq"))
 		st->kind = PXM_STANZA_IQ;
-	st->type = g_strdup(xmlnode_get_attrib(node, "type"));
-	st->from = g_strdup(xmlnode_get_attrib(node, "from"));
-	st->to = g_strdup(xmlnode_get_attrib(node, "to"));
-	st->id = g_strdup(xmlnode_get_attrib(node, "id"));
+	st->type = xmlnode_get_attrib(node, "type");
+	st->from = xmlnode_get_attrib(node, "from");
+	st->to = xmlnode_get_attrib(node, "to");
+	st->id = xmlnode_get_attrib(node, "id");
 	if (st->kind != PXM_STANZA_MESSAGE)
 		return;
-	if ((body = xmlnode_get_child(node, "body")) != NULL)
+	if (outgoing && (body = child(node, "body", NULL)) != NULL)
 		st->body = xmlnode_get_data(body);
 	/* XEP-0203: the original send time of a message stored and delivered
 	 * later (offline storage, room history). */
-	if (!outgoing &&
-	    (delay = xmlnode_get_child_with_namespace(node, "delay",
-						      PXM_NS_DELAY)) != NULL &&
+	if (!outgoing && (delay = child(node, "delay", PXM_NS_DELAY)) != NULL &&
 	    (stamp = xmlnode_get_attrib(delay, "stamp")) != NULL)
 		st->timestamp = parse_stamp(stamp);
+}
+
+gboolean
+pxm_stanza_has_body(const PxmStanza *st)
+{
+	return st->body != NULL || (st->message != NULL &&
+				    child(st->message, "body", NULL) != NULL);
 }
 
 void
 pxm_stanza_clear(PxmStanza *st)
 {
-	g_free(st->type);
-	g_free(st->from);
-	g_free(st->to);
-	g_free(st->id);
 	g_free(st->body);
 	g_free(st->stanza_id);
 	g_free(st->origin_id);
@@ -242,7 +257,7 @@ run_phase(PxmAccount *account, PxmPhase phase, PxmStanza *st)
 static gboolean
 is_shown_message(const PxmStanza *st)
 {
-	return st->kind == PXM_STANZA_MESSAGE && st->body != NULL &&
+	return st->kind == PXM_STANZA_MESSAGE && pxm_stanza_has_body(st) &&
 	       g_strcmp0(st->type, "error") != 0 &&
 	       g_strcmp0(st->type, "headline") != 0;
 }

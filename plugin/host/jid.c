@@ -74,13 +74,46 @@ split(const char *jid, char **node, char **domain, const char **resource)
 	return TRUE;
 }
 
+/*
+ * The common case, checked without allocating: an ASCII JID already in
+ * normal form (no upper case, one '@' between a non-empty local part and
+ * domain, no trailing dot, a valid resource).  Returns the length of the
+ * bare part, or 0 when the JID needs the full treatment.
+ */
+static gsize
+normal_bare_length(const char *jid)
+{
+	const char *p = jid, *at = NULL;
+
+	for (; *p != '\0' && *p != '/'; p++) {
+		if ((guchar)*p >= 0x80 || g_ascii_isupper(*p))
+			return 0;
+		if (*p == '@') {
+			if (at != NULL)
+				return 0;
+			at = p;
+		}
+	}
+	if (p == jid || at == jid || (at != NULL && at + 1 == p) ||
+	    p[-1] == '.' || (at != NULL && at - jid > PXM_JID_PART_MAX) ||
+	    p - (at != NULL ? at + 1 : jid) > PXM_JID_PART_MAX)
+		return 0;
+	if (*p == '/' && (p[1] == '\0' || strlen(p + 1) > PXM_JID_PART_MAX ||
+			  !g_utf8_validate(p + 1, -1, NULL)))
+		return 0;
+	return p - jid;
+}
+
 char *
 pxm_jid_bare_dup(const char *jid)
 {
 	g_autofree char *node = NULL;
 	g_autofree char *domain = NULL;
 	const char *resource;
+	gsize len;
 
+	if (jid != NULL && (len = normal_bare_length(jid)) > 0)
+		return g_strndup(jid, len);
 	if (!split(jid, &node, &domain, &resource))
 		return NULL;
 	if (node != NULL)
@@ -95,6 +128,8 @@ pxm_jid_normalize_dup(const char *jid)
 	g_autofree char *domain = NULL;
 	const char *resource;
 
+	if (jid != NULL && normal_bare_length(jid) > 0)
+		return g_strdup(jid);
 	if (!split(jid, &node, &domain, &resource))
 		return NULL;
 	return g_strconcat(node != NULL ? node : "", node != NULL ? "@" : "",

@@ -12,9 +12,26 @@
 /* The in-memory index only speeds up recent look-ups; the store is the
  * truth.  Past this size it starts over. */
 #define MEMORY_MAX 50000
+/* Live messages the server may deliver again after a disconnect: the
+ * ones received since its last XEP-0198 ack, at most a few hundred. */
+#define RECENT_MAX 1024
 
 enum { DIRECTION_RECEIVED = 0, DIRECTION_SENT = 1 };
 
+/* The keys of one message, for one look-up: built on the stack, strings
+ * borrowed from the record or the account where possible. */
+typedef struct {
+	char *conversation;
+	const char *sender;
+	char *sender_owned;
+	const char *stanza_id;
+	const char *origin_id;
+	const char *message_id;
+	int direction;
+	gint64 timestamp;
+} Identity;
+
+/* An identity waiting to be written to the store: owned copies. */
 typedef struct {
 	char *conversation;
 	char *sender;
@@ -23,25 +40,26 @@ typedef struct {
 	char *message_id;
 	int direction;
 	gint64 timestamp;
-} Identity;
+} Pending;
 
 struct PxmPresenter {
 	PxmAccount *account;
 	GHashTable *memory; /* key strings, owned */
-	GPtrArray *pending; /* Identity, owned */
+	GPtrArray *pending; /* Pending, owned */
+	GQueue recent;      /* Pending of the latest live messages, owned */
 	GString *scratch;   /* for building keys */
 	guint flush_source;
 };
 
 static void
-identity_free(Identity *id)
+pending_free(Pending *pending)
 {
-	g_free(id->conversation);
-	g_free(id->sender);
-	g_free(id->stanza_id);
-	g_free(id->origin_id);
-	g_free(id->message_id);
-	g_free(id);
+	g_free(pending->conversation);
+	g_free(pending->sender);
+	g_free(pending->stanza_id);
+	g_free(pending->origin_id);
+	g_free(pending->message_id);
+	g_free(pending);
 }
 
 PxmPresenter *
@@ -53,7 +71,7 @@ pxm_presenter_new(PxmAccount *account)
 	p->memory = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  NULL);
 	p->pending =
-		g_ptr_array_new_with_free_func((GDestroyNotify)identity_free);
+		g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
 	p->scratch = g_string_sized_new(128);
 	return p;
 }
@@ -74,7 +92,7 @@ pxm_presenter_flush(PxmPresenter *p)
 	if (!pxm_store_begin(store, &error))
 		goto out;
 	for (guint i = 0; i < p->pending->len; i++) {
-		Identity *id = p->pending->pdata[i];
+		Pending *id = p->pending->pdata[i];
 		PxmMessageIdentity mi = {
 			.conversation = id->conversation,
 			.sender = id->sender,
@@ -103,8 +121,15 @@ out:
 void
 pxm_presenter_free(PxmPresenter *p)
 {
+	Pending *pending;
+
 	if (p == NULL)
 		return;
+	/* Going offline: the latest live messages may come back from offline
+	 * storage at the next sign-in (those the server had no ack for), so
+	 * they are written now. */
+	while ((pending = g_queue_pop_head(&p->recent)) != NULL)
+		g_ptr_array_add(p->pending, pending);
 	pxm_presenter_flush(p);
 	g_hash_table_unref(p->memory);
 	g_ptr_array_unref(p->pending);
@@ -141,51 +166,53 @@ memory_key(GString *out, char kind, const char *conversation,
 }
 
 /*
- * Keys of one message.  Lookups try every key the message carries; records
- * keep only the strongest ones: a stanza-id from our server (or the room)
- * with the origin-id, else the origin-id, else the message id.  Message ids
- * are not unique enough to remember next to a stanza-id (some clients reuse
- * them), but are all there is for old clients on servers without MAM.
+ * Keys of one message: a stanza-id from our server (or the room) with the
+ * origin-id, else the origin-id, else the message id.  A bare message id
+ * only counts when there is nothing better: clients that restart their id
+ * counters would otherwise have new messages hidden as old ones.
  */
-static Identity *
-identity_from(PxmAccount *account, const PxmStanza *st, gboolean sent)
+static gboolean
+identity_init(Identity *id, PxmAccount *account, const PxmStanza *st,
+	      gboolean sent)
 {
-	Identity *id = g_new0(Identity, 1);
-	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
-	const char *peer = sent ? st->to : st->from;
-
-	id->conversation = pxm_jid_bare_dup(peer);
-	if (groupchat)
-		id->sender = pxm_jid_normalize_dup(st->from);
-	else if (sent)
-		id->sender = g_strdup(account->bare_jid);
+	memset(id, 0, sizeof(*id));
+	id->conversation = pxm_jid_bare_dup(sent ? st->to : st->from);
+	if (id->conversation == NULL)
+		return FALSE;
+	if (g_strcmp0(st->type, "groupchat") == 0)
+		id->sender = id->sender_owned = pxm_jid_normalize_dup(st->from);
 	else
-		id->sender = g_strdup(id->conversation);
-	id->stanza_id = g_strdup(st->stanza_id);
-	id->origin_id = g_strdup(st->origin_id);
-	id->message_id = g_strdup(st->id);
+		id->sender = sent ? account->bare_jid : id->conversation;
+	id->stanza_id = st->stanza_id;
+	id->origin_id = st->origin_id;
+	if (id->stanza_id == NULL && id->origin_id == NULL)
+		id->message_id = st->id;
 	id->direction = sent ? DIRECTION_SENT : DIRECTION_RECEIVED;
 	id->timestamp = (st->timestamp != 0
 				 ? st->timestamp
 				 : g_get_real_time() / G_USEC_PER_SEC) *
 			G_USEC_PER_SEC;
-	return id;
+	return TRUE;
+}
+
+static void
+identity_clear(Identity *id)
+{
+	g_free(id->conversation);
+	g_free(id->sender_owned);
 }
 
 static gboolean
-memory_has(PxmPresenter *p, Identity *id)
+memory_has(PxmPresenter *p, const Identity *id)
 {
-	struct {
+	const struct {
 		char kind;
 		const char *sender;
 		const char *value;
 	} keys[] = {
 		{ 's', NULL, id->stanza_id },
 		{ 'o', id->sender, id->origin_id },
-		{ 'm', id->sender,
-		  id->stanza_id == NULL && id->origin_id == NULL
-			  ? id->message_id
-			  : NULL },
+		{ 'm', id->sender, id->message_id },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
@@ -201,69 +228,87 @@ memory_has(PxmPresenter *p, Identity *id)
 }
 
 static void
-remember(PxmPresenter *p, Identity *id)
+memory_add(PxmPresenter *p, char kind, const Identity *id, const char *sender,
+	   const char *value)
 {
-	if (id->stanza_id != NULL || id->origin_id != NULL)
-		g_clear_pointer(&id->message_id, g_free);
+	if (value != NULL)
+		g_hash_table_add(
+			p->memory,
+			g_strdup(memory_key(p->scratch, kind, id->conversation,
+					    sender, value)));
+}
+
+static void
+remember(PxmPresenter *p, const Identity *id, gboolean persist)
+{
+	Pending *pending;
+
+	/* Past this size the index starts over; what it forgets is, at
+	 * worst, a duplicate shown again, never a message hidden. */
 	if (g_hash_table_size(p->memory) > MEMORY_MAX)
 		g_hash_table_remove_all(p->memory);
-	if (id->stanza_id != NULL)
-		g_hash_table_add(
-			p->memory,
-			g_strdup(memory_key(p->scratch, 's', id->conversation,
-					    NULL, id->stanza_id)));
-	if (id->origin_id != NULL)
-		g_hash_table_add(
-			p->memory,
-			g_strdup(memory_key(p->scratch, 'o', id->conversation,
-					    id->sender, id->origin_id)));
-	if (id->message_id != NULL)
-		g_hash_table_add(
-			p->memory,
-			g_strdup(memory_key(p->scratch, 'm', id->conversation,
-					    id->sender, id->message_id)));
-	g_ptr_array_add(p->pending, id);
+	memory_add(p, 's', id, NULL, id->stanza_id);
+	memory_add(p, 'o', id, id->sender, id->origin_id);
+	memory_add(p, 'm', id, id->sender, id->message_id);
+	pending = g_new0(Pending, 1);
+	pending->conversation = g_strdup(id->conversation);
+	pending->sender = g_strdup(id->sender);
+	pending->stanza_id = g_strdup(id->stanza_id);
+	pending->origin_id = g_strdup(id->origin_id);
+	pending->message_id = g_strdup(id->message_id);
+	pending->direction = id->direction;
+	pending->timestamp = id->timestamp;
+	if (!persist) {
+		g_queue_push_tail(&p->recent, pending);
+		if (g_queue_get_length(&p->recent) > RECENT_MAX)
+			pending_free(g_queue_pop_head(&p->recent));
+		return;
+	}
+	g_ptr_array_add(p->pending, pending);
 	if (p->pending->len >= FLUSH_BATCH)
 		pxm_presenter_flush(p);
 	else if (p->flush_source == 0)
 		p->flush_source = g_timeout_add(FLUSH_DELAY_MS, on_flush, p);
 }
 
+/*
+ * What the store keeps, and what it is asked: everything but live messages
+ * (delivered to this resource as they were sent, not delayed).  Those
+ * cannot have been shown in an earlier session, and within this one the
+ * in-memory index recognises them (as a carbon, an archive result or a
+ * room replay).  Across sessions, the archive position (the last stanza-id
+ * seen, kept by the archive extension) is what stops them from being
+ * fetched again, and the latest ones are written when the account goes
+ * offline, for the server's redelivery of unacknowledged messages.  This
+ * keeps the per-message cost of live traffic free of storage writes
+ * (bench/overhead).
+ */
+static gboolean
+is_live(const PxmStanza *st, gboolean sent)
+{
+	return !sent && st->origin == PXM_ORIGIN_LIVE && st->timestamp == 0;
+}
+
 static gboolean
 admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 {
 	PxmPresenter *p = account->presenter;
-	Identity *id;
+	gboolean live = is_live(st, sent);
 	gboolean found = FALSE;
+	Identity id;
 
 	if (st->stanza_id == NULL && st->origin_id == NULL && st->id == NULL)
 		return TRUE; /* nothing to recognise it by */
-	id = identity_from(account, st, sent);
-	if (id->conversation == NULL) {
-		identity_free(id);
+	if (!identity_init(&id, account, st, sent))
 		return TRUE;
-	}
-	if (memory_has(p, id)) {
-		identity_free(id);
-		return FALSE;
-	}
-	/* A live message that was not stored and delivered later cannot
-	 * have been shown in an earlier session: the in-memory index is
-	 * enough, and the store is only written (in batches), not read. */
-	if (account->store != NULL &&
-	    (st->origin != PXM_ORIGIN_LIVE || st->timestamp != 0)) {
+	found = memory_has(p, &id);
+	if (!found && !live && account->store != NULL) {
 		PxmMessageIdentity mi = {
-			.conversation = id->conversation,
-			.sender = id->sender,
-			.stanza_id = id->stanza_id,
-			.origin_id = id->origin_id,
-			/* A bare message id only counts when there is nothing
-			 * better: clients that restart their id counters would
-			 * otherwise have new messages hidden as old ones. */
-			.message_id = id->stanza_id == NULL &&
-						      id->origin_id == NULL
-					      ? id->message_id
-					      : NULL,
+			.conversation = id.conversation,
+			.sender = id.sender,
+			.stanza_id = id.stanza_id,
+			.origin_id = id.origin_id,
+			.message_id = id.message_id,
 		};
 		g_autoptr(GError) error = NULL;
 
@@ -273,12 +318,10 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 					   "identity look-up failed: %s\n",
 					   error->message);
 	}
-	if (found) {
-		identity_free(id);
-		return FALSE;
-	}
-	remember(p, id);
-	return TRUE;
+	if (!found)
+		remember(p, &id, !live);
+	identity_clear(&id);
+	return !found;
 }
 
 gboolean
@@ -293,7 +336,7 @@ pxm_presenter_remember_sent(PxmAccount *account, const char *to,
 {
 	PxmStanza copy = *stanza;
 
-	copy.to = (char *)to;
+	copy.to = to;
 	copy.sent_by_me = TRUE;
 	admit(account, &copy, TRUE);
 }

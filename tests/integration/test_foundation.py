@@ -3,7 +3,10 @@
 """The foundation end to end: the plugin in a real libpurple host, a real
 Prosody over TLS, a slixmpp peer on the other side."""
 
+import os
 import re
+import shutil
+import tempfile
 import time
 
 import pxm_it
@@ -117,6 +120,31 @@ class Foundation(ServerTestCase):
             bob.send_message(self.jid("alice"), "toujours là %d" % round_)
             host.wait_for_conv_write(account=alice, flag="recv",
                                      text="toujours là %d" % round_)
+
+    def test_unusable_store_reported_and_untouched(self):
+        """A store the plugin cannot use (here: not SQLite) is reported to
+        the user and left byte for byte as it was; the account still
+        works."""
+        userdir = tempfile.mkdtemp(prefix="pxm-it-user-")
+        self.addCleanup(shutil.rmtree, userdir, True)
+        store_dir = os.path.join(userdir, "xmpp-modern", self.jid("alice"))
+        os.makedirs(store_dir)
+        path = os.path.join(store_dir, "store.sqlite3")
+        garbage = b"not a database, maybe someone's only copy of their keys\n"
+        with open(path, "wb") as f:
+            f.write(garbage)
+
+        host = self.host(userdir=userdir)
+        alice = self.online(host, "alice")
+        n = host.wait_for("notify", lambda e: "store" in (
+            (e.get("primary") or "") + (e.get("secondary") or "")).lower())
+        self.assertIn(path, n.get("secondary") or "")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), garbage)
+        bob = self.peer("bob")
+        bob.send_message(self.jid("alice"), "malgré tout")
+        host.wait_for_conv_write(account=alice, flag="recv",
+                                 text="malgré tout")
 
     def test_room_replay_not_shown_twice(self):
         """A room replays its recent history on join; what we saw before is

@@ -377,9 +377,9 @@ test_sent_recognised(Fixture *f, gconstpointer data)
 
 	echo.kind = PXM_STANZA_MESSAGE;
 	echo.sent_by_me = TRUE;
-	pxm_stanza_set(&echo.type, "chat");
-	pxm_stanza_set(&echo.from, OWN);
-	pxm_stanza_set(&echo.to, "Bob@example.org");
+	echo.type = "chat";
+	echo.from = OWN;
+	echo.to = "Bob@example.org";
 	pxm_stanza_set(&echo.body, "Hi");
 	pxm_stanza_set(&echo.stanza_id, "arch-77");
 	pxm_stanza_set(&echo.origin_id, origin);

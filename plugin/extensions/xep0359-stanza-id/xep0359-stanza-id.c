@@ -167,7 +167,8 @@ valid_id(xmlnode *node)
 static PxmVerdict
 handle(PxmAccount *account, gpointer state, PxmStanza *st)
 {
-	g_autofree char *expected_by = NULL;
+	g_autofree char *room = NULL;
+	const char *expected_by;
 	const char *trusted = NULL;
 	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
 	guint ours = 0;
@@ -176,11 +177,13 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 		return PXM_VERDICT_CONTINUE;
 	/* Section 8: a stanza-id is only unspoofable from the entity that set
 	 * it, so only our server's (or the room's) counts. */
-	expected_by = groupchat ? pxm_jid_bare_dup(st->from)
-				: g_strdup(pxm_account_get_bare_jid(account));
+	if (groupchat)
+		expected_by = room = pxm_jid_bare_dup(st->from);
+	else
+		expected_by = pxm_account_get_bare_jid(account);
 
 	for (xmlnode *c = st->message->child; c != NULL; c = c->next) {
-		const char *id;
+		const char *id, *by;
 
 		if (is_sid_element(c, "origin-id")) {
 			id = valid_id(c);
@@ -196,8 +199,11 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 						 "stanza-id\n");
 			continue;
 		}
-		if (expected_by == NULL ||
-		    !pxm_jid_equal(xmlnode_get_attrib(c, "by"), expected_by)) {
+		by = xmlnode_get_attrib(c, "by");
+		/* expected_by is normalised: an identical 'by' is the common
+		 * case and needs no normalising. */
+		if (expected_by == NULL || (g_strcmp0(by, expected_by) != 0 &&
+					    !pxm_jid_equal(by, expected_by))) {
 			purple_debug_warning(ID,
 					     "ignoring a stanza-id set by "
 					     "someone else than %s\n",
