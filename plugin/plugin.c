@@ -14,11 +14,20 @@ plugin_load(PurplePlugin *plugin)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (!pxm_host_init(&error) || !pxm_glue_attach(plugin, &error)) {
+	if (!pxm_host_init(&error)) {
 		purple_debug_error(PLUGIN_ID, "not loaded: %s\n",
 				   error->message);
 		g_free(plugin->error);
 		plugin->error = g_strdup(error->message);
+		return FALSE;
+	}
+	pxm_host_plugin_load(plugin);
+	if (!pxm_glue_attach(plugin, &error)) {
+		purple_debug_error(PLUGIN_ID, "not loaded: %s\n",
+				   error->message);
+		g_free(plugin->error);
+		plugin->error = g_strdup(error->message);
+		pxm_host_plugin_unload(plugin);
 		pxm_host_shutdown();
 		return FALSE;
 	}
@@ -31,6 +40,7 @@ plugin_unload(PurplePlugin *plugin)
 {
 	pxm_ui_unregister(plugin);
 	pxm_glue_detach(plugin);
+	pxm_host_plugin_unload(plugin);
 	pxm_host_shutdown();
 	return TRUE;
 }

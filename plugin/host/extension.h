@@ -110,6 +110,10 @@ typedef struct {
 	/* XEP-0203 / XEP-0297: original send time, 0 when live. */
 	gint64 timestamp;
 	gboolean encrypted;
+	/* What to show instead of the escaped body (HTML, owned).  A stage
+	 * that sets it on a live message makes the host show the message
+	 * through the presenter instead of the prpl. */
+	char *html;
 } PxmStanza;
 
 /**
@@ -140,6 +144,35 @@ typedef PxmVerdict (*PxmStageFunc)(PxmAccount *account, gpointer state,
 				   PxmStanza *stanza);
 
 /**
+ * PxmCommandFunc:
+ * @conv: the conversation the command was typed in
+ * @args: (nullable): everything after the command name, stripped
+ * @error: (out): on failure, a message for the user (g_malloc'ed)
+ *
+ * Returns: PURPLE_CMD_RET_OK or PURPLE_CMD_RET_FAILED.
+ */
+typedef PurpleCmdRet (*PxmCommandFunc)(PxmAccount *account, gpointer state,
+				       PurpleConversation *conv,
+				       const char *args, char **error);
+
+/**
+ * PxmCommand: a conversation command of an extension ("/name args").  It
+ * runs only on accounts where the extension is on; elsewhere the user is
+ * told it is off.
+ * @name: the command, without the slash
+ * @help: help text shown by /help, marked for translation
+ * @im: available in one-to-one conversations
+ * @chat: available in rooms
+ */
+typedef struct {
+	const char *name;
+	const char *help;
+	gboolean im;
+	gboolean chat;
+	PxmCommandFunc func;
+} PxmCommand;
+
+/**
  * PxmExtensionClass: the C half of an extension.
  * @id: equals the manifest id and the folder name
  * @start: (nullable): called when the extension becomes active on a
@@ -149,12 +182,21 @@ typedef PxmVerdict (*PxmStageFunc)(PxmAccount *account, gpointer state,
  * @stop: (nullable): the mirror of start(); frees @state.
  * @stages: one function per phase the manifest declares (and only those:
  *   the host checks both agree at load time).
+ * @commands: the conversation commands the manifest declares.
  */
 typedef struct {
 	const char *id;
 	gpointer (*start)(PxmAccount *account, GError **error);
 	void (*stop)(PxmAccount *account, gpointer state);
 	PxmStageFunc stages[PXM_PHASE_COUNT];
+	/* (array zero-terminated=1) (nullable): the manifest's "commands",
+	 * in any order. */
+	const PxmCommand *commands;
+	/* (nullable): called once when the plugin loads / unloads, for what
+	 * is not per account (e.g. registering the extension's signals on
+	 * @plugin).  Symmetric. */
+	void (*plugin_load)(PurplePlugin *plugin);
+	void (*plugin_unload)(PurplePlugin *plugin);
 } PxmExtensionClass;
 
 /* --- Accounts ------------------------------------------------------- */
@@ -187,6 +229,23 @@ gboolean pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid);
  *   (so stream management and the other plugins see it)
  */
 void pxm_account_send(PxmAccount *account, xmlnode *stanza);
+
+/**
+ * pxm_account_peer_has_feature:
+ * @full_jid: a contact's resource
+ *
+ * Returns: TRUE if that resource advertises @feature (XEP-0115 caps, as
+ * prpl-jabber has cached them).
+ */
+gboolean pxm_account_peer_has_feature(PxmAccount *account, const char *full_jid,
+				      const char *feature);
+
+/**
+ * pxm_conversation_jid_dup:
+ * Returns: (transfer full) (nullable): the normalised bare JID of the
+ * partner of an IM conversation, or of the room of a chat.
+ */
+char *pxm_conversation_jid_dup(PurpleConversation *conv);
 
 /* --- IQs ------------------------------------------------------------ */
 
@@ -252,5 +311,62 @@ void pxm_presenter_remember_sent(PxmAccount *account, const char *to,
  * Returns: FALSE if it was a duplicate (already shown) and was not written.
  */
 gboolean pxm_presenter_show(PxmAccount *account, PxmStanza *stanza);
+
+/**
+ * PxmShownMessage: a message recently shown in a conversation, as the
+ * presenter remembers it (the latest ones per conversation, this session).
+ * Every string is owned by the presenter; do not keep the pointer past the
+ * current call.
+ */
+typedef struct {
+	const char *conversation; /* normalised bare JID: partner or room */
+	const char *sender;       /* bare JID (1:1) or room/nick */
+	const char *id;           /* the message's id attribute (nullable) */
+	const char *origin_id;    /* (nullable) */
+	const char *stanza_id;    /* (nullable) */
+	const char *excerpt;      /* the start of its text (nullable) */
+	gboolean sent;            /* sent by this account */
+	gint64 timestamp;         /* Unix seconds */
+} PxmShownMessage;
+
+/**
+ * pxm_presenter_find:
+ * @conversation: normalised bare JID of the partner or room
+ * @id: a message id, origin-id or stanza-id
+ *
+ * Returns: (transfer none) (nullable): the latest shown message of
+ * @conversation with that id.
+ */
+const PxmShownMessage *pxm_presenter_find(PxmAccount *account,
+					  const char *conversation,
+					  const char *id);
+
+/** Which message pxm_presenter_last() returns. */
+typedef enum {
+	PXM_LAST_ANY,
+	PXM_LAST_SENT,
+	PXM_LAST_RECEIVED,
+} PxmLast;
+
+/**
+ * pxm_presenter_last:
+ * Returns: (transfer none) (nullable): the latest shown message of
+ * @conversation (sent by this account, received, or either).
+ */
+const PxmShownMessage *pxm_presenter_last(PxmAccount *account,
+					  const char *conversation,
+					  PxmLast which);
+
+/**
+ * pxm_presenter_notice:
+ * @conversation: normalised bare JID of the partner, or the room
+ * @groupchat: TRUE for a room (then it must be open)
+ * @html: the text, HTML (escape what comes from the network)
+ *
+ * Writes an informational line (not a message) into a conversation,
+ * opening an IM conversation if needed.  Not logged as a message.
+ */
+void pxm_presenter_notice(PxmAccount *account, const char *conversation,
+			  gboolean groupchat, const char *html);
 
 G_END_DECLS

@@ -84,6 +84,21 @@ pxm_glue_send(PurpleConnection *gc, xmlnode *stanza)
 	xmlnode_free(stanza);
 }
 
+gboolean
+pxm_glue_peer_has_feature(PurpleAccount *account, const char *full_jid,
+			  const char *feature)
+{
+	gboolean ok = FALSE;
+	gpointer result;
+
+	if (glue.prpl == NULL || full_jid == NULL)
+		return FALSE;
+	/* IPC "contact_has_feature": gboolean (account, jid, feature). */
+	result = purple_plugin_ipc_call(glue.prpl, "contact_has_feature", &ok,
+					account, full_jid, feature);
+	return ok && GPOINTER_TO_INT(result);
+}
+
 void
 pxm_glue_features_changed(void)
 {

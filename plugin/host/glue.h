@@ -41,4 +41,12 @@ void pxm_glue_features_changed(void);
 /** pxm_glue_is_xmpp: TRUE if @account uses prpl-jabber. */
 gboolean pxm_glue_is_xmpp(PurpleAccount *account);
 
+/**
+ * pxm_glue_peer_has_feature:
+ * Returns: TRUE if prpl-jabber's caps cache says @full_jid advertises
+ * @feature.
+ */
+gboolean pxm_glue_peer_has_feature(PurpleAccount *account, const char *full_jid,
+				   const char *feature);
+
 G_END_DECLS

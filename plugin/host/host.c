@@ -95,6 +95,7 @@ void
 pxm_stanza_clear(PxmStanza *st)
 {
 	g_free(st->body);
+	g_free(st->html);
 	g_free(st->stanza_id);
 	g_free(st->origin_id);
 	g_free(st->archive_query_id);
@@ -212,6 +213,24 @@ pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid)
 	return norm != NULL && g_strcmp0(norm, account->bare_jid) == 0;
 }
 
+gboolean
+pxm_account_peer_has_feature(PxmAccount *account, const char *full_jid,
+			     const char *feature)
+{
+	return account->purple != NULL &&
+	       pxm_glue_peer_has_feature(account->purple, full_jid, feature);
+}
+
+char *
+pxm_conversation_jid_dup(PurpleConversation *conv)
+{
+	const char *name = purple_conversation_get_name(conv);
+
+	/* IM conversations are named after the partner's bare or full JID;
+	 * chats after the room. */
+	return pxm_jid_bare_dup(name);
+}
+
 void
 pxm_account_send(PxmAccount *account, xmlnode *stanza)
 {
@@ -271,6 +290,22 @@ pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 		if (v != PXM_VERDICT_CONTINUE)
 			return v;
 	}
+	/* An unwrapped message (a carbon, an archive result) or one a stage
+	 * wants shown differently: the presenter shows it, the prpl does not
+	 * see the stanza. */
+	if (st->message != st->stanza || st->html != NULL) {
+		if (is_shown_message(st)) {
+			if (st->body == NULL && st->html == NULL)
+				st->body = xmlnode_get_data(
+					child(st->message, "body", NULL));
+			if (!pxm_presenter_show(account, st))
+				purple_debug_info(CATEGORY,
+						  "not showing a message "
+						  "already shown (id %s)\n",
+						  st->id);
+		}
+		return PXM_VERDICT_CONSUMED;
+	}
 	/* What reaches the prpl is shown by it: pass the identity gate first
 	 * so a message already shown (from the archive, as a carbon, or
 	 * replayed by a room) is not shown twice. */
@@ -296,6 +331,7 @@ pxm_pipeline_outgoing(PxmAccount *account, PxmStanza *st)
 typedef struct {
 	PxmRegistry *registry;
 	GHashTable *accounts; /* PurpleConnection* -> PxmAccount* */
+	PurplePlugin *plugin; /* set between plugin_load and plugin_unload */
 } Host;
 
 static Host *host;
@@ -623,4 +659,31 @@ pxm_host_all_features(void)
 		}
 	}
 	return all;
+}
+
+void
+pxm_host_plugin_load(PurplePlugin *plugin)
+{
+	g_return_if_fail(host != NULL && host->plugin == NULL);
+	host->plugin = plugin;
+	for (guint i = 0; i < pxm_registry_get_n(host->registry); i++) {
+		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
+
+		if (ext->klass->plugin_load != NULL)
+			ext->klass->plugin_load(plugin);
+	}
+}
+
+void
+pxm_host_plugin_unload(PurplePlugin *plugin)
+{
+	if (host == NULL || host->plugin == NULL)
+		return;
+	for (guint i = pxm_registry_get_n(host->registry); i-- > 0;) {
+		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
+
+		if (ext->klass->plugin_unload != NULL)
+			ext->klass->plugin_unload(plugin);
+	}
+	host->plugin = NULL;
 }

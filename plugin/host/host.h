@@ -147,4 +147,12 @@ gboolean pxm_host_feature_enabled(PurpleConnection *gc, const char *feature);
  */
 GPtrArray *pxm_host_all_features(void);
 
+/**
+ * pxm_host_plugin_load:
+ * Gives every extension its plugin_load() call (once per plugin load,
+ * after pxm_host_init()); pxm_host_plugin_unload() is the mirror.
+ */
+void pxm_host_plugin_load(PurplePlugin *plugin);
+void pxm_host_plugin_unload(PurplePlugin *plugin);
+
 G_END_DECLS

@@ -44,6 +44,7 @@ pxm_manifest_free(PxmManifest *manifest)
 	g_free(manifest->xeps);
 	g_strfreev(manifest->features);
 	g_strfreev(manifest->depends);
+	g_strfreev(manifest->commands);
 	for (guint i = 0; i < PXM_PHASE_COUNT; i++)
 		g_strfreev(manifest->stages[i].after);
 	g_free(manifest);
@@ -275,6 +276,18 @@ parse_phase(const char *s, PxmPhase *out)
 }
 
 static gboolean
+is_command_name(const char *s)
+{
+	/* What libpurple accepts after the slash, kept simple. */
+	if (!g_ascii_islower(s[0]) || strlen(s) > 32)
+		return FALSE;
+	for (const char *p = s; *p != '\0'; p++)
+		if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-')
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
 is_stanza_kind(const char *s)
 {
 	return g_str_equal(s, "message") || g_str_equal(s, "presence") ||
@@ -391,7 +404,12 @@ parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 	    !get_string_array(ctx, root, "features", "features", is_feature,
 			      "a disco feature (a URN or URL)", &m->features) ||
 	    !get_string_array(ctx, root, "depends", "depends", is_extension_id,
-			      "an extension id", &m->depends))
+			      "an extension id", &m->depends) ||
+	    !get_string_array(ctx, root, "commands", "commands",
+			      is_command_name,
+			      "a command name (lower-case letters, digits, "
+			      "dashes)",
+			      &m->commands))
 		return FALSE;
 	if (g_strv_contains((const char *const *)m->depends, m->id))
 		return fail(ctx, PXM_MANIFEST_ERROR_CYCLE, "depends",
@@ -526,6 +544,33 @@ pxm_registry_add(PxmRegistry *registry, PxmManifest *manifest,
 				    declared ? "declared" : "not declared",
 				    implemented ? "implemented"
 						: "not implemented");
+			return FALSE;
+		}
+	}
+	{
+		guint n_class = 0;
+
+		for (const PxmCommand *c = klass->commands;
+		     c != NULL && c->name != NULL; c++) {
+			n_class++;
+			if (!g_strv_contains((const char *const *)m->commands,
+					     c->name)) {
+				g_set_error(error, PXM_MANIFEST_ERROR,
+					    PXM_MANIFEST_ERROR_MISMATCH,
+					    "%s: key 'commands': the C class "
+					    "implements /%s, the manifest does "
+					    "not declare it",
+					    m->source, c->name);
+				return FALSE;
+			}
+		}
+		if (n_class != g_strv_length(m->commands)) {
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_MISMATCH,
+				    "%s: key 'commands': declares %u commands, "
+				    "the C class implements %u",
+				    m->source, g_strv_length(m->commands),
+				    n_class);
 			return FALSE;
 		}
 	}

@@ -58,6 +58,7 @@ typedef struct {
 	guint n_xeps;
 	char **features; /* disco features, zero-terminated */
 	char **depends;  /* extension ids, zero-terminated */
+	char **commands; /* conversation commands, zero-terminated */
 	gboolean enabled_by_default;
 	PxmManifestStage stages[PXM_PHASE_COUNT];
 } PxmManifest;

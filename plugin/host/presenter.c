@@ -15,6 +15,11 @@
 /* Live messages the server may deliver again after a disconnect: the
  * ones received since its last XEP-0198 ack, at most a few hundred. */
 #define RECENT_MAX 1024
+/* Messages remembered per conversation for corrections, reactions,
+ * replies and retractions to refer to. */
+#define SHOWN_MAX 100
+/* Bytes of text kept of each (cut at a character boundary). */
+#define EXCERPT_MAX 120
 
 enum { DIRECTION_RECEIVED = 0, DIRECTION_SENT = 1 };
 
@@ -42,11 +47,24 @@ typedef struct {
 	gint64 timestamp;
 } Pending;
 
+/* A PxmShownMessage and the strings it points to, in one block. */
+typedef struct {
+	PxmShownMessage pub;
+	char strings[];
+} Shown;
+
+static void
+shown_queue_free(GQueue *queue)
+{
+	g_queue_free_full(queue, g_free);
+}
+
 struct PxmPresenter {
 	PxmAccount *account;
 	GHashTable *memory; /* key strings, owned */
 	GPtrArray *pending; /* Pending, owned */
 	GQueue recent;      /* Pending of the latest live messages, owned */
+	GHashTable *shown;  /* conversation -> GQueue of Shown, owned */
 	GString *scratch;   /* for building keys */
 	guint flush_source;
 };
@@ -73,6 +91,8 @@ pxm_presenter_new(PxmAccount *account)
 	p->pending =
 		g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
 	p->scratch = g_string_sized_new(128);
+	p->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 (GDestroyNotify)shown_queue_free);
 	return p;
 }
 
@@ -134,6 +154,7 @@ pxm_presenter_free(PxmPresenter *p)
 	g_hash_table_unref(p->memory);
 	g_ptr_array_unref(p->pending);
 	g_string_free(p->scratch, TRUE);
+	g_hash_table_unref(p->shown);
 	g_free(p);
 }
 
@@ -289,6 +310,123 @@ is_live(const PxmStanza *st, gboolean sent)
 	return !sent && st->origin == PXM_ORIGIN_LIVE && st->timestamp == 0;
 }
 
+/* The start of @text, at most EXCERPT_MAX bytes, cut between characters. */
+static gsize
+excerpt_length(const char *text, gsize len)
+{
+	const char *end;
+
+	if (len <= EXCERPT_MAX)
+		return len;
+	end = g_utf8_find_prev_char(text, text + EXCERPT_MAX + 1);
+	return end != NULL ? (gsize)(end - text) : 0;
+}
+
+/* The body text of a message without copying it: a produced body, or the
+ * first text node of <body/>. */
+static const char *
+peek_body(const PxmStanza *st, gsize *len)
+{
+	xmlnode *body;
+
+	if (st->body != NULL) {
+		*len = strlen(st->body);
+		return st->body;
+	}
+	for (body = st->message != NULL ? st->message->child : NULL;
+	     body != NULL; body = body->next)
+		if (body->type == XMLNODE_TYPE_TAG &&
+		    strcmp(body->name, "body") == 0)
+			break;
+	for (xmlnode *c = body != NULL ? body->child : NULL; c != NULL;
+	     c = c->next) {
+		if (c->type == XMLNODE_TYPE_DATA) {
+			*len = c->data_sz;
+			return c->data;
+		}
+	}
+	return NULL;
+}
+
+static char *
+put(char **cursor, const char *text, gsize len)
+{
+	char *start = *cursor;
+
+	if (text == NULL)
+		return NULL;
+	memcpy(start, text, len);
+	start[len] = '\0';
+	*cursor += len + 1;
+	return start;
+}
+
+static gsize
+size_of(const char *text)
+{
+	return text != NULL ? strlen(text) + 1 : 0;
+}
+
+static void
+record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
+	     gboolean sent)
+{
+	gsize body_len = 0, cut = 0;
+	const char *body = peek_body(st, &body_len);
+	GQueue *queue;
+	Shown *shown;
+	char *cursor;
+
+	if (body != NULL)
+		cut = excerpt_length(body, body_len);
+	shown = g_malloc(sizeof(Shown) + size_of(id->conversation) +
+			 size_of(id->sender) + size_of(st->id) +
+			 size_of(st->origin_id) + size_of(st->stanza_id) +
+			 (body != NULL ? cut + 1 : 0));
+	cursor = shown->strings;
+	shown->pub.conversation = put(&cursor, id->conversation,
+				      strlen(id->conversation));
+	shown->pub.sender = put(&cursor, id->sender,
+				id->sender != NULL ? strlen(id->sender) : 0);
+	shown->pub.id = put(&cursor, st->id, st->id ? strlen(st->id) : 0);
+	shown->pub.origin_id = put(&cursor, st->origin_id,
+				   st->origin_id ? strlen(st->origin_id) : 0);
+	shown->pub.stanza_id = put(&cursor, st->stanza_id,
+				   st->stanza_id ? strlen(st->stanza_id) : 0);
+	shown->pub.excerpt = put(&cursor, body, cut);
+	shown->pub.sent = sent;
+	shown->pub.timestamp = id->timestamp / G_USEC_PER_SEC;
+
+	queue = g_hash_table_lookup(p->shown, id->conversation);
+	if (queue == NULL) {
+		queue = g_queue_new();
+		g_hash_table_insert(p->shown, g_strdup(id->conversation),
+				    queue);
+	}
+	g_queue_push_tail(queue, shown);
+	if (g_queue_get_length(queue) > SHOWN_MAX)
+		g_free(g_queue_pop_head(queue));
+}
+
+/* Our own messages in a room come back from the room under our nick. */
+static gboolean
+is_own_room_message(PxmAccount *account, const PxmStanza *st)
+{
+	PurpleConversation *conv;
+	const char *nick;
+	g_autofree char *room = NULL;
+
+	if (account->purple == NULL || g_strcmp0(st->type, "groupchat") != 0 ||
+	    (nick = pxm_jid_resource_peek(st->from)) == NULL ||
+	    (room = pxm_jid_bare_dup(st->from)) == NULL)
+		return FALSE;
+	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
+						     room, account->purple);
+	return conv != NULL &&
+	       g_strcmp0(purple_conv_chat_get_nick(PURPLE_CONV_CHAT(conv)),
+			 nick) == 0;
+}
+
 static gboolean
 admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 {
@@ -318,8 +456,11 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 					   "identity look-up failed: %s\n",
 					   error->message);
 	}
-	if (!found)
+	if (!found) {
 		remember(p, &id, !live);
+		record_shown(p, &id, st,
+			     sent || is_own_room_message(account, st));
+	}
 	identity_clear(&id);
 	return !found;
 }
@@ -351,12 +492,13 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 	g_autofree char *peer = NULL;
 	time_t when;
 
-	if (st->body == NULL || pa == NULL)
+	if ((st->body == NULL && st->html == NULL) || pa == NULL)
 		return FALSE;
 	if (!pxm_presenter_admit(account, st))
 		return FALSE;
 
-	html = purple_markup_escape_text(st->body, -1);
+	html = st->html != NULL ? g_strdup(st->html)
+				: purple_markup_escape_text(st->body, -1);
 	flags = st->sent_by_me ? PURPLE_MESSAGE_SEND : PURPLE_MESSAGE_RECV;
 	if (st->sent_by_me && st->origin != PXM_ORIGIN_LOCAL)
 		flags |= PURPLE_MESSAGE_REMOTE_SEND;
@@ -374,8 +516,16 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 				    : NULL;
 		if (conv == NULL || nick == NULL)
 			return FALSE;
-		purple_conv_chat_write(PURPLE_CONV_CHAT(conv), nick, html,
-				       flags, when);
+		if (st->origin == PXM_ORIGIN_LIVE && st->timestamp == 0 &&
+		    account->gc != NULL)
+			/* The normal path: highlighting, sounds, plugins. */
+			serv_got_chat_in(
+				account->gc,
+				purple_conv_chat_get_id(PURPLE_CONV_CHAT(conv)),
+				nick, flags & ~PURPLE_MESSAGE_RECV, html, when);
+		else
+			purple_conv_chat_write(PURPLE_CONV_CHAT(conv), nick,
+					       html, flags, when);
 		return TRUE;
 	}
 
@@ -400,4 +550,66 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 				     when);
 	}
 	return TRUE;
+}
+
+const PxmShownMessage *
+pxm_presenter_find(PxmAccount *account, const char *conversation,
+		   const char *id)
+{
+	GQueue *queue;
+
+	if (conversation == NULL || id == NULL)
+		return NULL;
+	queue = g_hash_table_lookup(account->presenter->shown, conversation);
+	for (GList *l = queue != NULL ? queue->tail : NULL; l != NULL;
+	     l = l->prev) {
+		const PxmShownMessage *m = l->data;
+
+		if (g_strcmp0(m->id, id) == 0 ||
+		    g_strcmp0(m->origin_id, id) == 0 ||
+		    g_strcmp0(m->stanza_id, id) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+const PxmShownMessage *
+pxm_presenter_last(PxmAccount *account, const char *conversation, PxmLast which)
+{
+	GQueue *queue;
+
+	if (conversation == NULL)
+		return NULL;
+	queue = g_hash_table_lookup(account->presenter->shown, conversation);
+	for (GList *l = queue != NULL ? queue->tail : NULL; l != NULL;
+	     l = l->prev) {
+		const PxmShownMessage *m = l->data;
+
+		if (which == PXM_LAST_ANY ||
+		    (which == PXM_LAST_SENT) == m->sent)
+			return m;
+	}
+	return NULL;
+}
+
+void
+pxm_presenter_notice(PxmAccount *account, const char *conversation,
+		     gboolean groupchat, const char *html)
+{
+	PurpleAccount *pa = account->purple;
+	PurpleConversation *conv;
+
+	if (pa == NULL || conversation == NULL)
+		return;
+	conv = purple_find_conversation_with_account(
+		groupchat ? PURPLE_CONV_TYPE_CHAT : PURPLE_CONV_TYPE_IM,
+		conversation, pa);
+	if (conv == NULL && !groupchat)
+		conv = purple_conversation_new(PURPLE_CONV_TYPE_IM, pa,
+					       conversation);
+	if (conv == NULL)
+		return;
+	purple_conversation_write(conv, NULL, html,
+				  PURPLE_MESSAGE_SYSTEM | PURPLE_MESSAGE_NO_LOG,
+				  time(NULL));
 }

@@ -10,6 +10,15 @@
 
 static PurpleCmdId command_id;
 
+/* The extensions' own commands. */
+typedef struct {
+	guint index; /* of the extension */
+	const PxmCommand *command;
+	PurpleCmdId id;
+} ExtensionCommand;
+
+static GPtrArray *extension_commands;
+
 gboolean
 pxm_ui_set_extension(PurpleAccount *account, const char *id, gboolean enabled)
 {
@@ -94,9 +103,79 @@ on_command(PurpleConversation *conv, const char *cmd, char **args, char **error,
 	return PURPLE_CMD_RET_OK;
 }
 
+static PurpleCmdRet
+on_extension_command(PurpleConversation *conv, const char *cmd, char **args,
+		     char **error, gpointer data)
+{
+	ExtensionCommand *ec = data;
+	PxmRegistry *registry = pxm_host_get_registry();
+	PxmAccount *account = pxm_host_lookup(purple_conversation_get_gc(conv));
+	const PxmExtension *ext;
+	g_autofree char *text = NULL;
+
+	if (registry == NULL || account == NULL) {
+		*error = g_strdup(_("This account is not connected."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	ext = pxm_registry_peek(registry, ec->index);
+	if (!pxm_account_is_active(account, ec->index)) {
+		*error = g_strdup_printf(
+			_("%s is off for this account. Type /%s enable %s to "
+			  "turn it on."),
+			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name),
+			COMMAND, ext->manifest->id);
+		return PURPLE_CMD_RET_FAILED;
+	}
+	text = args[0] != NULL ? g_strstrip(g_strdup(args[0])) : NULL;
+	return ec->command->func(account, account->states[ec->index], conv,
+				 text != NULL && *text != '\0' ? text : NULL,
+				 error);
+}
+
+static void
+register_extension_commands(void)
+{
+	PxmRegistry *registry = pxm_host_get_registry();
+
+	extension_commands = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
+		const PxmExtension *ext = pxm_registry_peek(registry, i);
+
+		for (const PxmCommand *c = ext->klass->commands;
+		     c != NULL && c->name != NULL; c++) {
+			ExtensionCommand *ec = g_new0(ExtensionCommand, 1);
+			PurpleCmdFlag flags = PURPLE_CMD_FLAG_PRPL_ONLY |
+					      PURPLE_CMD_FLAG_ALLOW_WRONG_ARGS;
+
+			if (c->im)
+				flags |= PURPLE_CMD_FLAG_IM;
+			if (c->chat)
+				flags |= PURPLE_CMD_FLAG_CHAT;
+			ec->index = i;
+			ec->command = c;
+			ec->id = purple_cmd_register(
+				c->name, "s", PURPLE_CMD_P_PLUGIN, flags,
+				"prpl-jabber", on_extension_command,
+				g_dgettext(GETTEXT_PACKAGE, c->help), ec);
+			g_ptr_array_add(extension_commands, ec);
+		}
+	}
+}
+
+static void
+unregister_extension_commands(void)
+{
+	for (guint i = 0;
+	     extension_commands != NULL && i < extension_commands->len; i++)
+		purple_cmd_unregister(
+			((ExtensionCommand *)extension_commands->pdata[i])->id);
+	g_clear_pointer(&extension_commands, g_ptr_array_unref);
+}
+
 void
 pxm_ui_register(PurplePlugin *plugin)
 {
+	register_extension_commands();
 	command_id = purple_cmd_register(
 		COMMAND, "s", PURPLE_CMD_P_PLUGIN,
 		PURPLE_CMD_FLAG_IM | PURPLE_CMD_FLAG_CHAT |
@@ -115,6 +194,7 @@ pxm_ui_unregister(PurplePlugin *plugin)
 	if (command_id != 0)
 		purple_cmd_unregister(command_id);
 	command_id = 0;
+	unregister_extension_commands();
 }
 
 /* --- "Extensions…" plugin action -------------------------------------- */

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/* Tests of xep0424-retraction: being written (issue 3). */
+#include "pxm-test.h"
+
+int
+main(int argc, char **argv)
+{
+	pxm_test_init(&argc, &argv);
+	return g_test_run();
+}
