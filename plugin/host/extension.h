@@ -308,6 +308,10 @@ void pxm_presenter_remember_sent(PxmAccount *account, const char *to,
  * archive result, a decrypted message) to its conversation and log, with
  * the right direction, author, timestamp and flags; records its identity.
  *
+ * A message with origin PXM_ORIGIN_LOCAL (composed and sent by an
+ * extension, e.g. a correction) is its local echo: written as sent by the
+ * user without the identity check, since sending already recorded it.
+ *
  * Returns: FALSE if it was a duplicate (already shown) and was not written.
  */
 gboolean pxm_presenter_show(PxmAccount *account, PxmStanza *stanza);

@@ -494,7 +494,9 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 
 	if ((st->body == NULL && st->html == NULL) || pa == NULL)
 		return FALSE;
-	if (!pxm_presenter_admit(account, st))
+	/* Composed here: remembered when it was sent (compose phase); this is
+	 * its local echo. */
+	if (st->origin != PXM_ORIGIN_LOCAL && !pxm_presenter_admit(account, st))
 		return FALSE;
 
 	html = st->html != NULL ? g_strdup(st->html)
