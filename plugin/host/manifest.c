@@ -371,6 +371,7 @@ parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 					       "xeps",
 					       "features",
 					       "depends",
+					       "commands",
 					       "enabled_by_default",
 					       "stages",
 					       NULL };

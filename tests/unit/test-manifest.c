@@ -121,6 +121,12 @@ static const Invalid invalid[] = {
 	  PXM_MANIFEST_ERROR_CYCLE, "demo.json: key 'stages[0].after'" },
 	{ "after-not-id", "\"after\": []", "\"after\": [\"Carbons!\"]",
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].after[0]'" },
+	{ "bad-command", "\"depends\": []",
+	  "\"depends\": [], \"commands\": [\"/correct\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'commands[0]'" },
+	{ "commands-not-array", "\"depends\": []",
+	  "\"depends\": [], \"commands\": \"correct\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'commands'" },
 };
 
 static void
@@ -308,6 +314,83 @@ test_mismatch(void)
 	g_assert_error(error, PXM_MANIFEST_ERROR, PXM_MANIFEST_ERROR_DUPLICATE);
 }
 
+static PurpleCmdRet
+noop_command(PxmAccount *account, gpointer state, PurpleConversation *conv,
+	     const char *args, char **error)
+{
+	return PURPLE_CMD_RET_OK;
+}
+
+static const PxmCommand commands_ab[] = {
+	{ "alpha", "alpha: help", TRUE, FALSE, noop_command },
+	{ "beta", "beta: help", TRUE, TRUE, noop_command },
+	{ NULL },
+};
+
+static const PxmExtensionClass class_commands = {
+	.id = "ext-a",
+	.stages = { [PXM_PHASE_HANDLE] = noop },
+	.commands = commands_ab,
+};
+
+static PxmManifest *
+manifest_with_commands(const char *commands)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = g_strdup_printf(
+		"{\"manifest_version\": 1, \"id\": \"ext-a\", \"name\": \"N\", "
+		"\"description\": \"D\", \"xeps\": [{\"number\": 1, "
+		"\"version\": \"1.0\"}], \"commands\": [%s], "
+		"\"enabled_by_default\": true, \"stages\": [{\"phase\": "
+		"\"handle\", \"stanzas\": [\"message\"]}]}",
+		commands);
+	PxmManifest *m = pxm_manifest_parse("ext-a", text, -1, &error);
+
+	g_assert_no_error(error);
+	return m;
+}
+
+/* The manifest says which commands an extension adds; the C class must
+ * implement exactly those. */
+static void
+test_commands(void)
+{
+	g_autoptr(GError) error = NULL;
+
+	{
+		g_autoptr(PxmRegistry) r = pxm_registry_new();
+
+		g_assert_true(pxm_registry_add(
+			r, manifest_with_commands("\"beta\", \"alpha\""),
+			&class_commands, &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(pxm_registry_peek(r, 0)->manifest->commands[1],
+				==, "alpha");
+	}
+	{
+		g_autoptr(PxmRegistry) r = pxm_registry_new();
+
+		g_assert_false(
+			pxm_registry_add(r, manifest_with_commands("\"alpha\""),
+					 &class_commands, &error));
+		g_assert_error(error, PXM_MANIFEST_ERROR,
+			       PXM_MANIFEST_ERROR_MISMATCH);
+		g_assert_nonnull(strstr(error->message, "/beta"));
+		g_clear_error(&error);
+	}
+	{
+		g_autoptr(PxmRegistry) r = pxm_registry_new();
+
+		g_assert_false(pxm_registry_add(
+			r,
+			manifest_with_commands(
+				"\"alpha\", \"beta\", \"gamma\""),
+			&class_commands, &error));
+		g_assert_error(error, PXM_MANIFEST_ERROR,
+			       PXM_MANIFEST_ERROR_MISMATCH);
+	}
+}
+
 /* Every manifest the plugin embeds loads, pairs with its class and
  * orders without a cycle. */
 static void
@@ -349,6 +432,7 @@ main(int argc, char **argv)
 			test_unknown_dependency);
 	g_test_add_func("/manifest/registry/unknown-after", test_unknown_after);
 	g_test_add_func("/manifest/registry/mismatch", test_mismatch);
+	g_test_add_func("/manifest/registry/commands", test_commands);
 	g_test_add_func("/manifest/builtin", test_builtin);
 	return g_test_run();
 }
