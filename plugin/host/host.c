@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "glue.h"
@@ -345,6 +346,12 @@ find_class(const char *id)
 	return NULL;
 }
 
+static int
+compare_strv(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static gboolean
 load_registry(PxmRegistry *registry, GError **error)
 {
@@ -354,6 +361,9 @@ load_registry(PxmRegistry *registry, GError **error)
 		RESOURCE_ROOT, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
 	if (children == NULL)
 		return FALSE;
+	/* Registry order (and so lists shown to users) by id, whatever order
+	 * the resource lists them in. */
+	qsort(children, g_strv_length(children), sizeof(char *), compare_strv);
 	for (guint i = 0; children[i] != NULL; i++) {
 		g_autofree char *id = g_strndup(children[i],
 						strcspn(children[i], "/"));
