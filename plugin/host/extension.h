@@ -241,6 +241,19 @@ gboolean pxm_account_peer_has_feature(PxmAccount *account, const char *full_jid,
 				      const char *feature);
 
 /**
+ * pxm_account_has_stream_feature:
+ * @name: the element's name, e.g. "csi"
+ * @ns: its namespace, e.g. PXM_NS_CSI
+ *
+ * Returns: TRUE if the server offered that stream feature after
+ * authentication on the current connection.  FALSE when it did not, or
+ * when it is unknown (the plugin was loaded after the account signed on:
+ * known again from the next sign-in).
+ */
+gboolean pxm_account_has_stream_feature(PxmAccount *account, const char *name,
+					const char *ns);
+
+/**
  * pxm_conversation_jid_dup:
  * Returns: (transfer full) (nullable): the normalised bare JID of the
  * partner of an IM conversation, or of the room of a chat.
@@ -286,7 +299,45 @@ void pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
 			 PxmIqCallback callback, gpointer user_data,
 			 GDestroyNotify destroy);
 
+/**
+ * pxm_account_replay:
+ * @message: (transfer none): a forwarded <message/> that an extension
+ *   found and checked itself (e.g. an archive result, taken from its
+ *   wrapper after the sender of the wrapper was verified)
+ * @origin: how it reached us, e.g. PXM_ORIGIN_ARCHIVE
+ * @stanza_id: (nullable): its XEP-0359 identity, already verified by the
+ *   caller (an archive result's id)
+ * @timestamp: its original time (Unix seconds), 0 when unknown
+ *
+ * Runs @message through DECRYPT, HANDLE and PRESENT, as if an unwrap stage
+ * had found it, then shows it through the presenter (identity gate
+ * included).  For messages handled later than they arrive, e.g. a page of
+ * archive results processed as one batch.  The direction is read from the
+ * message: sent by this account when its 'from' is our bare JID (not for
+ * rooms).
+ *
+ * Without a libpurple account (unit tests) nothing can be written: the
+ * identity gate alone decides (and records what would be shown).
+ *
+ * Returns: TRUE if the message was shown; FALSE when it was a duplicate,
+ * had nothing to show, or a stage consumed or dropped it.
+ */
+gboolean pxm_account_replay(PxmAccount *account, xmlnode *message,
+			    PxmOrigin origin, const char *stanza_id,
+			    gint64 timestamp);
+
 /* --- Presenter (DESIGN.md section 4) ---------------------------------- */
+
+/**
+ * pxm_presenter_write_identities:
+ *
+ * Writes the identities of the messages shown so far to the store now
+ * (they are otherwise written in batches a little later), inside the
+ * caller's transaction when one is open: what an extension commits with
+ * its own state (e.g. an archive position) then cannot get ahead of what
+ * the store knows was shown.
+ */
+void pxm_presenter_write_identities(PxmAccount *account);
 
 /**
  * pxm_presenter_remember_sent:

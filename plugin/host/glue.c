@@ -10,6 +10,7 @@
 
 #define CATEGORY "xmpp-modern"
 #define PRPL_ID "prpl-jabber"
+#define NS_STREAMS "http://etherx.jabber.org/streams"
 
 /* libjabber's feature callback: (JabberStream *js, const char *ns). */
 typedef gboolean (*FeatureEnabledFunc)(gpointer js, const char *ns);
@@ -24,6 +25,10 @@ typedef struct {
 } Glue;
 
 static Glue glue;
+
+/* PurpleConnection* -> copy of its last <stream:features/>; created on
+ * first use (unit tests record features without attaching). */
+static GHashTable *stream_features;
 
 /*
  * Features prpl-jabber advertises itself.  jabber_add_feature() replaces an
@@ -150,6 +155,55 @@ on_receiving_presence(PurpleConnection *gc, const char *type, const char *from,
 	return incoming(gc, presence);
 }
 
+/* --- Stream features -------------------------------------------------- */
+
+void
+pxm_glue_set_stream_features(PurpleConnection *gc, xmlnode *features)
+{
+	if (features == NULL) {
+		if (stream_features != NULL &&
+		    g_hash_table_remove(stream_features, gc) &&
+		    g_hash_table_size(stream_features) == 0)
+			g_clear_pointer(&stream_features, g_hash_table_unref);
+		return;
+	}
+	if (stream_features == NULL)
+		stream_features = g_hash_table_new_full(
+			NULL, NULL, NULL, (GDestroyNotify)xmlnode_free);
+	g_hash_table_replace(stream_features, gc, xmlnode_copy(features));
+}
+
+gboolean
+pxm_glue_has_stream_feature(PurpleConnection *gc, const char *name,
+			    const char *ns)
+{
+	xmlnode *features = stream_features != NULL
+				    ? g_hash_table_lookup(stream_features, gc)
+				    : NULL;
+
+	for (xmlnode *c = features != NULL ? features->child : NULL; c != NULL;
+	     c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
+		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Only looks: the node stays as it is, so the prpl parses (and counts)
+ * it as usual.  The server sends features again after TLS and after SASL;
+ * the last ones are what the session has. */
+static void
+on_receiving_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
+{
+	xmlnode *node = packet != NULL ? *packet : NULL;
+
+	if (node != NULL && node->type == XMLNODE_TYPE_TAG &&
+	    g_str_equal(node->name, "features") &&
+	    g_strcmp0(xmlnode_get_namespace(node), NS_STREAMS) == 0 &&
+	    is_ours(gc))
+		pxm_glue_set_stream_features(gc, node);
+}
+
 /* --- Outgoing --------------------------------------------------------- */
 
 static void
@@ -188,6 +242,7 @@ on_signing_off(PurpleConnection *gc, gpointer data)
 {
 	if (is_ours(gc))
 		pxm_host_connection_down(gc);
+	pxm_glue_set_stream_features(gc, NULL);
 }
 
 /* --- Disco features --------------------------------------------------- */
@@ -317,6 +372,8 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 			      PURPLE_CALLBACK(on_receiving_presence), NULL);
 	purple_signal_connect(prpl, "jabber-sending-xmlnode", plugin,
 			      PURPLE_CALLBACK(on_sending_xmlnode), NULL);
+	purple_signal_connect(prpl, "jabber-receiving-xmlnode", plugin,
+			      PURPLE_CALLBACK(on_receiving_xmlnode), NULL);
 	purple_signal_connect(conn, "signed-on", plugin,
 			      PURPLE_CALLBACK(on_signed_on), NULL);
 	purple_signal_connect(conn, "signing-off", plugin,
@@ -344,6 +401,7 @@ pxm_glue_detach(PurplePlugin *plugin)
 	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next)
 		pxm_host_connection_down(l->data);
 	purple_signals_disconnect_by_handle(plugin);
+	g_clear_pointer(&stream_features, g_hash_table_unref);
 	remove_features();
 	remove_options(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	pxm_glue_features_changed();

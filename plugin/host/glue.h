@@ -49,4 +49,25 @@ gboolean pxm_glue_is_xmpp(PurpleAccount *account);
 gboolean pxm_glue_peer_has_feature(PurpleAccount *account, const char *full_jid,
 				   const char *feature);
 
+/**
+ * pxm_glue_set_stream_features:
+ * @features: (nullable) (transfer none): the <stream:features/> the server
+ *   sent on @gc, copied; NULL forgets them
+ *
+ * Records what the server offers on a connection (XEP-0352 and the like
+ * are stream features, not disco features).  The glue calls it from
+ * prpl-jabber's jabber-receiving-xmlnode and forgets when the connection
+ * signs off; unit tests call it directly.
+ */
+void pxm_glue_set_stream_features(PurpleConnection *gc, xmlnode *features);
+
+/**
+ * pxm_glue_has_stream_feature:
+ * Returns: TRUE if the last <stream:features/> recorded for @gc holds an
+ * element @name in namespace @ns.  FALSE when none were seen (e.g. the
+ * plugin was loaded after the account signed on).
+ */
+gboolean pxm_glue_has_stream_feature(PurpleConnection *gc, const char *name,
+				     const char *ns);
+
 G_END_DECLS

@@ -222,6 +222,14 @@ pxm_account_peer_has_feature(PxmAccount *account, const char *full_jid,
 	       pxm_glue_peer_has_feature(account->purple, full_jid, feature);
 }
 
+gboolean
+pxm_account_has_stream_feature(PxmAccount *account, const char *name,
+			       const char *ns)
+{
+	return account->gc != NULL &&
+	       pxm_glue_has_stream_feature(account->gc, name, ns);
+}
+
 char *
 pxm_conversation_jid_dup(PurpleConversation *conv)
 {
@@ -282,6 +290,24 @@ is_shown_message(const PxmStanza *st)
 	       g_strcmp0(st->type, "headline") != 0;
 }
 
+/* Shows a message the prpl will not show itself; TRUE if it was shown. */
+static gboolean
+present(PxmAccount *account, PxmStanza *st)
+{
+	if (!is_shown_message(st))
+		return FALSE;
+	if (st->body == NULL && st->html == NULL)
+		st->body = xmlnode_get_data(child(st->message, "body", NULL));
+	if (!pxm_presenter_show(account, st)) {
+		purple_debug_info(CATEGORY,
+				  "not showing a message already shown (id "
+				  "%s)\n",
+				  st->id);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 PxmVerdict
 pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 {
@@ -295,16 +321,7 @@ pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 	 * wants shown differently: the presenter shows it, the prpl does not
 	 * see the stanza. */
 	if (st->message != st->stanza || st->html != NULL) {
-		if (is_shown_message(st)) {
-			if (st->body == NULL && st->html == NULL)
-				st->body = xmlnode_get_data(
-					child(st->message, "body", NULL));
-			if (!pxm_presenter_show(account, st))
-				purple_debug_info(CATEGORY,
-						  "not showing a message "
-						  "already shown (id %s)\n",
-						  st->id);
-		}
+		present(account, st);
 		return PXM_VERDICT_CONSUMED;
 	}
 	/* What reaches the prpl is shown by it: pass the identity gate first
@@ -318,6 +335,38 @@ pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 		return PXM_VERDICT_DROP;
 	}
 	return PXM_VERDICT_CONTINUE;
+}
+
+gboolean
+pxm_account_replay(PxmAccount *account, xmlnode *message, PxmOrigin origin,
+		   const char *stanza_id, gint64 timestamp)
+{
+	PxmStanza st;
+	gboolean shown = FALSE;
+
+	g_return_val_if_fail(message != NULL, FALSE);
+	pxm_stanza_init(&st, message, FALSE);
+	if (st.kind != PXM_STANZA_MESSAGE)
+		goto out;
+	st.origin = origin;
+	pxm_stanza_set(&st.stanza_id, stanza_id);
+	if (timestamp != 0)
+		st.timestamp = timestamp;
+	st.sent_by_me = g_strcmp0(st.type, "groupchat") != 0 &&
+			st.from != NULL &&
+			pxm_jid_bare_equal(st.from, account->bare_jid);
+	/* Whoever found the message did the unwrapping and its checks. */
+	for (PxmPhase p = PXM_PHASE_DECRYPT; p <= PXM_PHASE_PRESENT; p++)
+		if (run_phase(account, p, &st) != PXM_VERDICT_CONTINUE)
+			goto out;
+	if (account->purple != NULL)
+		shown = present(account, &st);
+	else
+		shown = is_shown_message(&st) &&
+			pxm_presenter_admit(account, &st);
+out:
+	pxm_stanza_clear(&st);
+	return shown;
 }
 
 void

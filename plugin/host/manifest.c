@@ -364,17 +364,12 @@ parse_stage(Ctx *ctx, JsonNode *item, guint i, PxmManifest *m)
 static gboolean
 parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 {
-	static const char *const allowed[] = { "manifest_version",
-					       "id",
-					       "name",
-					       "description",
-					       "xeps",
-					       "features",
-					       "depends",
-					       "commands",
-					       "enabled_by_default",
-					       "stages",
-					       NULL };
+	static const char *const allowed[] = {
+		"manifest_version", "id",       "name",
+		"description",      "xeps",     "features",
+		"depends",          "commands", "enabled_by_default",
+		"stages",           NULL
+	};
 	JsonNode *node;
 	JsonArray *stages;
 	gboolean ok;

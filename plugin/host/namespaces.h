@@ -6,15 +6,78 @@
 #define PXM_NS_CLIENT "jabber:client"
 #define PXM_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 
+/* XEP-0004: Data Forms */
+#define PXM_NS_DATA "jabber:x:data"
+
 /* XEP-0030: Service Discovery */
 #define PXM_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define PXM_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 
+/* XEP-0045: Multi-User Chat */
+#define PXM_NS_MUC_USER "http://jabber.org/protocol/muc#user"
+
+/* XEP-0059: Result Set Management */
+#define PXM_NS_RSM "http://jabber.org/protocol/rsm"
+
+/* XEP-0060: Publish-Subscribe */
+#define PXM_NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
+
+/* XEP-0071: XHTML-IM */
+#define PXM_NS_XHTML_IM "http://jabber.org/protocol/xhtml-im"
+
+/* XEP-0091: Legacy Delayed Delivery */
+#define PXM_NS_DELAY_LEGACY "jabber:x:delay"
+
+/* XEP-0115: Entity Capabilities */
+#define PXM_NS_CAPS "http://jabber.org/protocol/caps"
+
+/* XEP-0184: Message Delivery Receipts */
+#define PXM_NS_RECEIPTS "urn:xmpp:receipts"
+
 /* XEP-0203: Delayed Delivery */
 #define PXM_NS_DELAY "urn:xmpp:delay"
+
+/* XEP-0224: Attention */
+#define PXM_NS_ATTENTION "urn:xmpp:attention:0"
+
+/* XEP-0249: Direct MUC Invitations */
+#define PXM_NS_CONFERENCE "jabber:x:conference"
+
+/* XEP-0280: Message Carbons */
+#define PXM_NS_CARBONS "urn:xmpp:carbons:2"
 
 /* XEP-0297: Stanza Forwarding */
 #define PXM_NS_FORWARD "urn:xmpp:forward:0"
 
+/* XEP-0308: Last Message Correction */
+#define PXM_NS_CORRECT "urn:xmpp:message-correct:0"
+
+/* XEP-0313: Message Archive Management */
+#define PXM_NS_MAM "urn:xmpp:mam:2"
+
+/* XEP-0333: Displayed Markers */
+#define PXM_NS_CHAT_MARKERS "urn:xmpp:chat-markers:0"
+
+/* XEP-0334: Message Processing Hints */
+#define PXM_NS_HINTS "urn:xmpp:hints"
+
+/* XEP-0352: Client State Indication */
+#define PXM_NS_CSI "urn:xmpp:csi:0"
+
 /* XEP-0359: Unique and Stable Stanza IDs */
 #define PXM_NS_SID "urn:xmpp:sid:0"
+
+/* XEP-0393: Message Styling */
+#define PXM_NS_STYLING "urn:xmpp:styling:0"
+
+/* XEP-0424: Message Retraction */
+#define PXM_NS_RETRACT "urn:xmpp:message-retract:1"
+
+/* XEP-0428: Fallback Indication */
+#define PXM_NS_FALLBACK "urn:xmpp:fallback:0"
+
+/* XEP-0444: Message Reactions */
+#define PXM_NS_REACTIONS "urn:xmpp:reactions:0"
+
+/* XEP-0461: Message Replies */
+#define PXM_NS_REPLY "urn:xmpp:reply:0"

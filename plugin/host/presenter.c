@@ -139,6 +139,12 @@ out:
 }
 
 void
+pxm_presenter_write_identities(PxmAccount *account)
+{
+	pxm_presenter_flush(account->presenter);
+}
+
+void
 pxm_presenter_free(PxmPresenter *p)
 {
 	Pending *pending;
@@ -187,6 +193,23 @@ memory_key(GString *out, char kind, const char *conversation,
 }
 
 /*
+ * XEP-0045 section 7.5: a private message with a room occupant, one-to-one
+ * but addressed to room@service/nick.  Clients and rooms mark them with
+ * <x xmlns='http://jabber.org/protocol/muc#user'/>.
+ */
+static gboolean
+has_muc_user(const PxmStanza *st)
+{
+	if (st->message == NULL || g_strcmp0(st->type, "groupchat") == 0)
+		return FALSE;
+	for (xmlnode *c = st->message->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, "x") == 0 &&
+		    g_strcmp0(xmlnode_get_namespace(c), PXM_NS_MUC_USER) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
  * Keys of one message: a stanza-id from our server (or the room) with the
  * origin-id, else the origin-id, else the message id.  A bare message id
  * only counts when there is nothing better: clients that restart their id
@@ -200,7 +223,10 @@ identity_init(Identity *id, PxmAccount *account, const PxmStanza *st,
 	id->conversation = pxm_jid_bare_dup(sent ? st->to : st->from);
 	if (id->conversation == NULL)
 		return FALSE;
-	if (g_strcmp0(st->type, "groupchat") == 0)
+	/* In a room, and in private with its occupants, the room is the
+	 * conversation and the nick tells senders apart. */
+	if (g_strcmp0(st->type, "groupchat") == 0 ||
+	    (!sent && has_muc_user(st) && pxm_jid_resource_peek(st->from)))
 		id->sender = id->sender_owned = pxm_jid_normalize_dup(st->from);
 	else
 		id->sender = sent ? account->bare_jid : id->conversation;
@@ -322,12 +348,17 @@ excerpt_length(const char *text, gsize len)
 	return end != NULL ? (gsize)(end - text) : 0;
 }
 
-/* The body text of a message without copying it: a produced body, or the
- * first text node of <body/>. */
+/*
+ * The body text of a message, copied only when it must be: a produced
+ * body, or the text of <body/>.  The XML parser keeps text it was handed
+ * in pieces as several data nodes (libxml2 cuts at every entity, &apos;
+ * included, and before the first non-ASCII character): then the pieces
+ * are joined in @joined, as far as an excerpt needs.
+ */
 static const char *
-peek_body(const PxmStanza *st, gsize *len)
+peek_body(const PxmStanza *st, GString *joined, gsize *len)
 {
-	xmlnode *body;
+	xmlnode *body, *first = NULL;
 
 	if (st->body != NULL) {
 		*len = strlen(st->body);
@@ -338,14 +369,28 @@ peek_body(const PxmStanza *st, gsize *len)
 		if (body->type == XMLNODE_TYPE_TAG &&
 		    strcmp(body->name, "body") == 0)
 			break;
-	for (xmlnode *c = body != NULL ? body->child : NULL; c != NULL;
-	     c = c->next) {
-		if (c->type == XMLNODE_TYPE_DATA) {
-			*len = c->data_sz;
-			return c->data;
+	g_string_truncate(joined, 0);
+	for (xmlnode *c = body != NULL ? body->child : NULL;
+	     c != NULL && joined->len <= EXCERPT_MAX; c = c->next) {
+		if (c->type != XMLNODE_TYPE_DATA)
+			continue;
+		if (first == NULL) {
+			first = c;
+			continue;
 		}
+		if (joined->len == 0)
+			g_string_append_len(joined, first->data,
+					    first->data_sz);
+		g_string_append_len(joined, c->data, c->data_sz);
 	}
-	return NULL;
+	if (joined->len > 0) {
+		*len = joined->len;
+		return joined->str;
+	}
+	if (first == NULL)
+		return NULL;
+	*len = first->data_sz;
+	return first->data;
 }
 
 static char *
@@ -372,7 +417,8 @@ record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 	     gboolean sent)
 {
 	gsize body_len = 0, cut = 0;
-	const char *body = peek_body(st, &body_len);
+	/* The keys are built: the scratch string is free. */
+	const char *body = peek_body(st, p->scratch, &body_len);
 	GQueue *queue;
 	Shown *shown;
 	char *cursor;
@@ -482,6 +528,26 @@ pxm_presenter_remember_sent(PxmAccount *account, const char *to,
 	admit(account, &copy, TRUE);
 }
 
+/*
+ * The name of the IM conversation with @jid: the bare JID, except for a
+ * room occupant, named room@service/nick like prpl-jabber does (its
+ * jabber_normalize() keeps the nick of occupants of joined rooms, so
+ * libpurple finds that conversation, not one with the room).
+ */
+static char *
+im_peer_dup(PxmAccount *account, const PxmStanza *st, const char *jid)
+{
+	g_autofree char *bare = pxm_jid_bare_dup(jid);
+
+	if (bare != NULL && pxm_jid_resource_peek(jid) != NULL &&
+	    (has_muc_user(st) ||
+	     (account->purple != NULL &&
+	      purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT, bare,
+						    account->purple) != NULL)))
+		return pxm_jid_normalize_dup(jid);
+	return g_steal_pointer(&bare);
+}
+
 /* Conversation text is HTML; bodies are plain text. */
 gboolean
 pxm_presenter_show(PxmAccount *account, PxmStanza *st)
@@ -531,7 +597,7 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 		return TRUE;
 	}
 
-	peer = pxm_jid_bare_dup(st->sent_by_me ? st->to : st->from);
+	peer = im_peer_dup(account, st, st->sent_by_me ? st->to : st->from);
 	if (peer == NULL)
 		return FALSE;
 	if (!st->sent_by_me && !(flags & PURPLE_MESSAGE_DELAYED) &&
@@ -578,20 +644,25 @@ pxm_presenter_find(PxmAccount *account, const char *conversation,
 const PxmShownMessage *
 pxm_presenter_last(PxmAccount *account, const char *conversation, PxmLast which)
 {
+	const PxmShownMessage *latest = NULL;
 	GQueue *queue;
 
 	if (conversation == NULL)
 		return NULL;
 	queue = g_hash_table_lookup(account->presenter->shown, conversation);
+	/* By time, not by arrival: an archive catch-up can show older
+	 * messages after newer live ones.  Ties go to the later arrival. */
 	for (GList *l = queue != NULL ? queue->tail : NULL; l != NULL;
 	     l = l->prev) {
 		const PxmShownMessage *m = l->data;
 
-		if (which == PXM_LAST_ANY ||
-		    (which == PXM_LAST_SENT) == m->sent)
-			return m;
+		if (which != PXM_LAST_ANY &&
+		    (which == PXM_LAST_SENT) != m->sent)
+			continue;
+		if (latest == NULL || m->timestamp > latest->timestamp)
+			latest = m;
 	}
-	return NULL;
+	return latest;
 }
 
 void

@@ -594,6 +594,9 @@ pxm_conv_destroy(PurpleConversation *conv)
 	pxm_emit_conversation("conv_destroyed", conv);
 }
 
+/* Conversation data: set while the user looks at it (view_conversation). */
+#define PXM_FOCUS_KEY "pxm-test-host-focus"
+
 static void
 pxm_conv_write(PurpleConversation *conv, const char *who, const char *alias,
 	       const char *message, PurpleMessageFlags flags, time_t mtime)
@@ -615,6 +618,18 @@ pxm_conv_write(PurpleConversation *conv, const char *who, const char *alias,
 	pxm_add_int(event, "flags_int", flags);
 	pxm_add_int(event, "time", (gint64)mtime);
 	pxm_emit(event);
+
+	/* Like Pidgin and Finch: what is written while the user does not look
+	 * at the conversation is unseen until they do (view_conversation). */
+	if (!(flags & PURPLE_MESSAGE_SEND) &&
+	    !purple_conversation_get_data(conv, PXM_FOCUS_KEY)) {
+		int unseen = GPOINTER_TO_INT(
+			purple_conversation_get_data(conv, "unseen-count"));
+
+		purple_conversation_set_data(conv, "unseen-count",
+					     GINT_TO_POINTER(unseen + 1));
+		purple_conversation_update(conv, PURPLE_CONV_UPDATE_UNSEEN);
+	}
 }
 
 static void
@@ -651,7 +666,21 @@ pxm_chat_remove_users(PurpleConversation *conv, GList *users)
 static gboolean
 pxm_conv_has_focus(PurpleConversation *conv)
 {
-	return FALSE;
+	return purple_conversation_get_data(conv, PXM_FOCUS_KEY) != NULL;
+}
+
+static void
+pxm_conversation_updated_cb(PurpleConversation *conv, PurpleConvUpdateType type,
+			    gpointer data)
+{
+	g_autoptr(JsonBuilder) event = NULL;
+
+	if (type != PURPLE_CONV_UPDATE_TITLE)
+		return;
+	event = pxm_event_new("conv_title");
+	pxm_add_conversation(event, conv);
+	pxm_add_string(event, "title", purple_conversation_get_title(conv));
+	pxm_emit(event);
 }
 
 static PurpleConversationUiOps pxm_conv_ops = {
@@ -2540,6 +2569,54 @@ pxm_cmd_set_account(JsonObject *args, JsonBuilder *reply, GError **error)
 	return pxm_set_account_value(account, key, value, error);
 }
 
+/* The account's status by primitive ("available", "away",
+ * "extended_away", "unavailable" (busy), "invisible"), as the status
+ * selector sets it: account-status-changed, then the prpl's presence. */
+static gboolean
+pxm_cmd_set_status(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *name = account ? pxm_arg_string(args, "status", error)
+				   : NULL;
+	PurpleStatusPrimitive primitive;
+	PurpleStatusType *type;
+
+	if (name == NULL)
+		return FALSE;
+	primitive = purple_primitive_get_type_from_id(name);
+	type = primitive != PURPLE_STATUS_UNSET
+		       ? purple_account_get_status_type_with_primitive(
+				 account, primitive)
+		       : NULL;
+	if (type == NULL) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_INVALID_ARGS,
+			    "no status \"%s\" on this account", name);
+		return FALSE;
+	}
+	purple_account_set_status(account, purple_status_type_get_id(type),
+				  TRUE, NULL);
+	pxm_add_string(reply, "status_id", purple_status_type_get_id(type));
+
+	return TRUE;
+}
+
+/* Idleness as libpurple's idle tracking (or I'dle Mak'er) sets it on an
+ * account's presence: "idle" true with "seconds" already idle, or false. */
+static gboolean
+pxm_cmd_set_idle(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	gboolean idle = pxm_arg_bool_or(args, "idle", TRUE);
+	gint64 seconds = pxm_arg_int_or(args, "seconds", 0);
+
+	if (account == NULL)
+		return FALSE;
+	purple_presence_set_idle(purple_account_get_presence(account), idle,
+				 idle ? time(NULL) - seconds : 0);
+
+	return TRUE;
+}
+
 static gboolean
 pxm_cmd_add_buddy(JsonObject *args, JsonBuilder *reply, GError **error)
 {
@@ -2772,6 +2849,179 @@ pxm_cmd_raw(JsonObject *args, JsonBuilder *reply, GError **error)
 }
 
 static gboolean
+pxm_cmd_view_conversation(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *name = account ? pxm_arg_string(args, "conversation", error)
+				   : NULL;
+	const char *type = pxm_arg_string_or(args, "type", "im");
+	gboolean focus = pxm_arg_bool_or(args, "focus", TRUE);
+	PurpleConversation *conv;
+
+	if (name == NULL)
+		return FALSE;
+
+	conv = purple_find_conversation_with_account(
+		g_str_equal(type, "chat") ? PURPLE_CONV_TYPE_CHAT
+					  : PURPLE_CONV_TYPE_IM,
+		name, account);
+	if (conv == NULL) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_NOT_FOUND,
+			    "no %s conversation \"%s\"", type, name);
+		return FALSE;
+	}
+
+	purple_conversation_set_data(conv, PXM_FOCUS_KEY,
+				     GINT_TO_POINTER(focus));
+	/* What Pidgin's and Finch's windows do when they get the focus. */
+	if (focus) {
+		purple_conversation_set_data(conv, "unseen-count", NULL);
+		purple_conversation_set_data(conv, "unseen-state", NULL);
+		purple_conversation_update(conv, PURPLE_CONV_UPDATE_UNSEEN);
+	}
+
+	pxm_add_string(reply, "conversation",
+		       purple_conversation_get_name(conv));
+	pxm_add_string(reply, "title", purple_conversation_get_title(conv));
+
+	return TRUE;
+}
+
+/* A plugin's signal relayed as "signal" events (watch_signal). */
+typedef struct {
+	gchar *signal;
+	gchar kinds[5]; /* per argument: a(ccount), c(onversation), s(tring) */
+} PxmWatch;
+
+static GPtrArray *pxm_watches;
+
+static void
+pxm_watch_free(PxmWatch *watch)
+{
+	g_free(watch->signal);
+	g_free(watch);
+}
+
+static void
+pxm_watch_emit(PxmWatch *watch, gpointer *args)
+{
+	g_autoptr(JsonBuilder) event = pxm_event_new("signal");
+
+	pxm_add_string(event, "signal", watch->signal);
+	json_builder_set_member_name(event, "args");
+	json_builder_begin_array(event);
+	for (guint i = 0; watch->kinds[i] != '\0'; i++) {
+		const char *text = args[i];
+
+		if (args[i] != NULL && watch->kinds[i] == 'a')
+			text = purple_account_get_username(args[i]);
+		else if (args[i] != NULL && watch->kinds[i] == 'c')
+			text = purple_conversation_get_name(args[i]);
+		if (text != NULL)
+			json_builder_add_string_value(event, text);
+		else
+			json_builder_add_null_value(event);
+	}
+	json_builder_end_array(event);
+	pxm_emit(event);
+}
+
+static void
+pxm_watch1(gpointer a, PxmWatch *watch)
+{
+	gpointer args[] = { a };
+
+	pxm_watch_emit(watch, args);
+}
+
+static void
+pxm_watch2(gpointer a, gpointer b, PxmWatch *watch)
+{
+	gpointer args[] = { a, b };
+
+	pxm_watch_emit(watch, args);
+}
+
+static void
+pxm_watch3(gpointer a, gpointer b, gpointer c, PxmWatch *watch)
+{
+	gpointer args[] = { a, b, c };
+
+	pxm_watch_emit(watch, args);
+}
+
+static void
+pxm_watch4(gpointer a, gpointer b, gpointer c, gpointer d, PxmWatch *watch)
+{
+	gpointer args[] = { a, b, c, d };
+
+	pxm_watch_emit(watch, args);
+}
+
+static gboolean
+pxm_cmd_watch_signal(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	static const GCallback handlers[] = {
+		NULL,
+		PURPLE_CALLBACK(pxm_watch1),
+		PURPLE_CALLBACK(pxm_watch2),
+		PURPLE_CALLBACK(pxm_watch3),
+		PURPLE_CALLBACK(pxm_watch4),
+	};
+	PurplePlugin *plugin = pxm_arg_plugin(args, "plugin", error);
+	const char *signal = plugin ? pxm_arg_string(args, "signal", error)
+				    : NULL;
+	PurpleValue *ret = NULL;
+	PurpleValue **values = NULL;
+	int n = 0;
+	PxmWatch *watch;
+
+	if (signal == NULL)
+		return FALSE;
+
+	purple_signal_get_values(plugin, signal, &ret, &n, &values);
+	if (n < 1 || n > 4) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_INVALID_ARGS,
+			    "%s has no signal \"%s\" with 1 to 4 arguments",
+			    purple_plugin_get_id(plugin), signal);
+		return FALSE;
+	}
+	watch = g_new0(PxmWatch, 1);
+	watch->signal = g_strdup(signal);
+	for (int i = 0; i < n; i++) {
+		PurpleType type = purple_value_get_type(values[i]);
+
+		if (type == PURPLE_TYPE_STRING) {
+			watch->kinds[i] = 's';
+		} else if (type == PURPLE_TYPE_SUBTYPE &&
+			   purple_value_get_subtype(values[i]) ==
+				   PURPLE_SUBTYPE_ACCOUNT) {
+			watch->kinds[i] = 'a';
+		} else if (type == PURPLE_TYPE_SUBTYPE &&
+			   purple_value_get_subtype(values[i]) ==
+				   PURPLE_SUBTYPE_CONVERSATION) {
+			watch->kinds[i] = 'c';
+		} else {
+			g_set_error(error, PXM_HOST_ERROR,
+				    PXM_HOST_ERROR_INVALID_ARGS,
+				    "argument %d of \"%s\" is not an account, "
+				    "a conversation or a string",
+				    i + 1, signal);
+			pxm_watch_free(watch);
+			return FALSE;
+		}
+	}
+	if (pxm_watches == NULL)
+		pxm_watches = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)pxm_watch_free);
+	g_ptr_array_add(pxm_watches, watch);
+	/* Until the plugin unregisters the signal (it unloads). */
+	purple_signal_connect(plugin, signal, &host, handlers[n], watch);
+
+	return TRUE;
+}
+
+static gboolean
 pxm_cmd_ping(JsonObject *args, JsonBuilder *reply, GError **error)
 {
 	return TRUE;
@@ -2808,8 +3058,12 @@ static const struct {
 	{ "send_im", pxm_cmd_send_im },
 	{ "send_room", pxm_cmd_send_room },
 	{ "set_account", pxm_cmd_set_account },
+	{ "set_idle", pxm_cmd_set_idle },
 	{ "set_pref", pxm_cmd_set_pref },
+	{ "set_status", pxm_cmd_set_status },
 	{ "unload_plugin", pxm_cmd_unload_plugin },
+	{ "view_conversation", pxm_cmd_view_conversation },
+	{ "watch_signal", pxm_cmd_watch_signal },
 	{ "xml", pxm_cmd_xml },
 };
 
@@ -2972,6 +3226,9 @@ pxm_ui_init(void)
 			      &host, PURPLE_CALLBACK(pxm_chat_joined_cb), NULL);
 	purple_signal_connect(purple_conversations_get_handle(), "chat-left",
 			      &host, PURPLE_CALLBACK(pxm_chat_left_cb), NULL);
+	purple_signal_connect(
+		purple_conversations_get_handle(), "conversation-updated",
+		&host, PURPLE_CALLBACK(pxm_conversation_updated_cb), NULL);
 	pxm_guard_connect();
 }
 
@@ -3240,6 +3497,7 @@ main(int argc, char **argv)
 	purple_signals_disconnect_by_handle(&host.xml_accounts);
 	purple_core_quit();
 	pxm_free_leftover_requests();
+	g_clear_pointer(&pxm_watches, g_ptr_array_unref);
 
 	{
 		g_autoptr(JsonBuilder) event = pxm_event_new("exit");

@@ -426,6 +426,15 @@ class TestHost:
     def set_account(self, account, key, value):
         return self.cmd("set_account", account=account, key=key, value=value)
 
+    def set_status(self, account, status):
+        """The account's status by primitive: available, away, extended_away,
+        unavailable (busy), invisible."""
+        return self.cmd("set_status", account=account, status=status)
+
+    def set_idle(self, account, idle=True, seconds=0):
+        """Mark the account idle for `seconds` already (or not idle)."""
+        return self.cmd("set_idle", account=account, idle=idle, seconds=seconds)
+
     def add_buddy(self, account, who, alias=None, group=None):
         fields = {"account": account, "who": who}
         if alias is not None:
@@ -448,6 +457,16 @@ class TestHost:
 
     def xml(self, account, on=True):
         return self.cmd("xml", account=account, on=on)
+
+    def view_conversation(self, account, conversation, type="im", focus=True):
+        """Do what Pidgin does when the user looks at a conversation (focus=True:
+        unseen count back to 0, PURPLE_CONV_UPDATE_UNSEEN) or looks away."""
+        return self.cmd("view_conversation", account=account,
+                        conversation=conversation, type=type, focus=focus)
+
+    def watch_signal(self, signal, plugin=PLUGIN_ID):
+        """Relay a plugin's signal as "signal" events from now on."""
+        return self.cmd("watch_signal", plugin=plugin, signal=signal)
 
     def raw(self, account, xml):
         return self.cmd("raw", account=account, xml=xml)

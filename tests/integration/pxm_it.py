@@ -52,6 +52,26 @@ def manifests():
     return out
 
 
+def effective(wanted):
+    """The extensions that run when @wanted are switched on: an extension
+    whose dependency is off is off too."""
+    ms = manifests()
+    on = set(wanted)
+    changed = True
+    while changed:
+        changed = False
+        for i in list(on):
+            if any(d not in on for d in ms[i].get("depends", [])):
+                on.discard(i)
+                changed = True
+    return on
+
+
+def default_on():
+    return effective(i for i, m in manifests().items()
+                     if m["enabled_by_default"])
+
+
 def all_features():
     return {f for m in manifests().values() for f in m.get("features", [])}
 

@@ -10,7 +10,8 @@ import tempfile
 import time
 
 import pxm_it
-from pxm_it import ServerTestCase, all_features, manifests
+from pxm_it import (ServerTestCase, all_features, default_on, effective,
+                    manifests)
 
 NS_SID = "urn:xmpp:sid:0"
 SID_EXT = "xep0359-stanza-id"
@@ -32,7 +33,8 @@ class Foundation(ServerTestCase):
         """Our part of the client's disco#info is exactly the features of
         the enabled extensions."""
         features = self.disco_features(peer, account)
-        expected = {f for i, m in manifests().items() if i in enabled_ids
+        on = effective(enabled_ids)
+        expected = {f for i, m in manifests().items() if i in on
                     for f in m.get("features", [])}
         self.assertEqual(features & all_features(), expected)
         # prpl-jabber's own features are still there.
@@ -68,14 +70,13 @@ class Foundation(ServerTestCase):
         alice = self.online(host, "alice")
         bob = self.peer("bob")
         every = set(manifests())
-        default_on = {i for i, m in manifests().items()
-                      if m["enabled_by_default"]}
-        self.assert_features(bob, alice, default_on)
+        on = default_on()
+        self.assert_features(bob, alice, on)
 
         r = host.command(alice, self.jid("bob"),
                          "xmpp-modern disable " + SID_EXT)
         self.assertEqual(r["status"], "ok", r)
-        self.assert_features(bob, alice, default_on - {SID_EXT})
+        self.assert_features(bob, alice, on - {SID_EXT})
         # Off means it sees nothing and adds nothing.
         host.send_im(alice, self.jid("bob"), "sans identifiant")
         m = bob.wait_message(lambda m: m["body"] == "sans identifiant")
@@ -84,7 +85,7 @@ class Foundation(ServerTestCase):
         r = host.command(alice, self.jid("bob"),
                          "xmpp-modern enable " + SID_EXT)
         self.assertEqual(r["status"], "ok", r)
-        self.assert_features(bob, alice, default_on | (every & {SID_EXT}))
+        self.assert_features(bob, alice, on | (every & {SID_EXT}))
         host.send_im(alice, self.jid("bob"), "avec identifiant")
         m = bob.wait_message(lambda m: m["body"] == "avec identifiant")
         self.assertEqual(len(origin_ids(m)), 1)
@@ -103,8 +104,7 @@ class Foundation(ServerTestCase):
         for round_ in range(2):
             host.load_plugin(pxm_it.PLUGIN)
             # Online already: extensions start without a reconnect.
-            self.assert_features(bob, alice, {i for i, m in manifests().items()
-                                              if m["enabled_by_default"]})
+            self.assert_features(bob, alice, default_on())
             text = "chargé %d" % round_
             host.send_im(alice, self.jid("bob"), text)
             m = bob.wait_message(lambda m, t=text: m["body"] == t)

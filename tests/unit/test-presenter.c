@@ -144,6 +144,24 @@ test_sent_remembered(Fixture *f, gconstpointer data)
 					 PXM_LAST_RECEIVED));
 }
 
+/* "Last" is by time: an archived message shown after a live one is not
+ * the latest. */
+static void
+test_last_by_time(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *m;
+
+	g_assert_true(admit(f, "<message type='chat' from='bob@example.org/x' "
+			       "id='now'><body>Live</body></message>"));
+	g_assert_true(admit(f, "<message type='chat' from='bob@example.org/x' "
+			       "id='old'><body>Delayed</body><delay "
+			       "xmlns='urn:xmpp:delay' "
+			       "stamp='2020-01-01T00:00:00Z'/></message>"));
+	m = pxm_presenter_last(f->account, "bob@example.org", PXM_LAST_ANY);
+	g_assert_nonnull(m);
+	g_assert_cmpstr(m->id, ==, "now");
+}
+
 /* Long texts are cut between characters, never inside one. */
 static void
 test_excerpt_cut(Fixture *f, gconstpointer data)
@@ -163,6 +181,21 @@ test_excerpt_cut(Fixture *f, gconstpointer data)
 	g_assert_true(g_utf8_validate(m->excerpt, -1, NULL));
 	g_assert_cmpuint(strlen(m->excerpt), <=, 120);
 	g_assert_cmpuint(strlen(m->excerpt), >=, 118);
+}
+
+/* The XML parser hands text over in pieces (at entities, before non-ASCII
+ * characters): the excerpt is the whole text, not the first piece. */
+static void
+test_excerpt_pieces(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *m;
+
+	g_assert_true(admit(f, "<message type='chat' from='bob@example.org/x' "
+			       "id='p1'><body>Tom &amp; Jerry, th&#xE9; ou "
+			       "caf&#xE9; &apos;ici&apos;</body></message>"));
+	m = pxm_presenter_find(f->account, "bob@example.org", "p1");
+	g_assert_nonnull(m);
+	g_assert_cmpstr(m->excerpt, ==, "Tom & Jerry, thé ou café 'ici'");
 }
 
 /* Only the latest messages of a conversation are kept. */
@@ -222,7 +255,9 @@ main(int argc, char **argv)
 	g_test_add("/presenter/" path, Fixture, NULL, setup, func, teardown)
 	ADD("find-and-last", test_find_and_last);
 	ADD("sent-remembered", test_sent_remembered);
+	ADD("last-by-time", test_last_by_time);
 	ADD("excerpt-cut", test_excerpt_cut);
+	ADD("excerpt-pieces", test_excerpt_pieces);
 	ADD("bounded", test_bounded);
 	ADD("live-written-offline", test_live_written_offline);
 	return g_test_run();

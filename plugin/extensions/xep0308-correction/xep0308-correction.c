@@ -1,9 +1,464 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/* Message correction (XEP-0308): being written (issue 3). */
-#include "../../host/extension.h"
+/*
+ * XEP-0308: Last Message Correction.
+ *
+ * libpurple 2 cannot change a line it has shown, so a correction is shown as
+ * a new message from its sender, marked "✎ correction of “first words”:"
+ * when the corrected message is known and verifiably from the same sender,
+ * "✎ corrected:" when it is unknown (older than this session).  A
+ * correction of someone else's message is not applied: it is shown as the
+ * ordinary message it then is.  /correct sends a correction of the user's
+ * last message in the conversation.
+ */
+#include "xep0308-correction.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
 
 #define ID "xep0308-correction"
+/* Characters of the corrected message quoted in the mark. */
+#define EXCERPT_CHARS 40
+/* Past these sizes a table starts over (long sessions, hostile rooms). */
+#define ORIGINALS_MAX 1000
+#define OCCUPANTS_MAX 10000
+
+typedef struct {
+	/* "conversation \x1f id of a correction of ours" -> id of the message
+	 * it corrects (section 5: every correction of a message refers to
+	 * its first id, not to the previous correction). */
+	GHashTable *originals;
+	/* Normalised room/nick -> gint64 *, Unix seconds: when we saw that
+	 * occupant join (for occupants already there when we joined: when we
+	 * joined). */
+	GHashTable *joined;
+} State;
+
+static gpointer
+start(PxmAccount *account, GError **error)
+{
+	State *state = g_new0(State, 1);
+
+	state->originals = g_hash_table_new_full(g_str_hash, g_str_equal,
+						 g_free, g_free);
+	state->joined = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      g_free);
+	return state;
+}
+
+static void
+stop(PxmAccount *account, gpointer data)
+{
+	State *state = data;
+
+	g_hash_table_unref(state->joined);
+	g_hash_table_unref(state->originals);
+	g_free(state);
+}
+
+static xmlnode *
+find_child(xmlnode *parent, const char *name, const char *ns)
+{
+	for (xmlnode *c = parent->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
+		    (ns == NULL ||
+		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
+			return c;
+	return NULL;
+}
+
+/* Messages people write: not errors or headlines. */
+static gboolean
+is_chat_type(const char *type)
+{
+	return type == NULL || g_str_equal(type, "chat") ||
+	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
+}
+
+/*
+ * XEP-0045 section 7.5: a private message with a room occupant.  Its
+ * sender is known by nick only, and the presenter keeps such messages with
+ * the room's: not handled here (shown as they are).
+ */
+static gboolean
+is_private_with_occupant(const PxmStanza *st)
+{
+	return g_strcmp0(st->type, "groupchat") != 0 &&
+	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+}
+
+static char *
+key_dup(const char *conversation, const char *id)
+{
+	return g_strconcat(conversation, "\x1f", id, NULL);
+}
+
+/* The first id of @id, a message of ours that may be a correction. */
+static const char *
+original_of(State *state, const char *conversation, const char *id)
+{
+	g_autofree char *key = key_dup(conversation, id);
+	const char *original = g_hash_table_lookup(state->originals, key);
+
+	return original != NULL ? original : id;
+}
+
+static void
+remember_original(State *state, const char *conversation, const char *id,
+		  const char *original)
+{
+	/* @original may point into the table. */
+	g_autofree char *copy = g_strdup(original);
+
+	if (id == NULL || g_str_equal(id, copy))
+		return;
+	if (g_hash_table_size(state->originals) >= ORIGINALS_MAX)
+		g_hash_table_remove_all(state->originals);
+	g_hash_table_insert(state->originals, key_dup(conversation, id),
+			    g_steal_pointer(&copy));
+}
+
+/* --- Room occupants ---------------------------------------------------- */
+
+static gboolean
+has_status(xmlnode *x, const char *code)
+{
+	for (xmlnode *c = x->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG &&
+		    g_str_equal(c->name, "status") &&
+		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+has_prefix(gpointer key, gpointer value, gpointer prefix)
+{
+	return g_str_has_prefix(key, prefix);
+}
+
+/*
+ * Section 6: in a room, the entity behind a nick may change when it leaves
+ * and joins again, so a correction is only applied to a message sent since
+ * its sender last joined.
+ */
+static void
+track_occupant(State *state, const PxmStanza *st)
+{
+	xmlnode *x = find_child(st->stanza, "x", PXM_NS_MUC_USER);
+	g_autofree char *occupant = NULL;
+	const char *nick;
+	gint64 *when;
+
+	if (x == NULL || (occupant = pxm_jid_normalize_dup(st->from)) == NULL ||
+	    (nick = pxm_jid_resource_peek(occupant)) == NULL)
+		return;
+	if (g_strcmp0(st->type, "unavailable") == 0) {
+		if (has_status(x, "110")) {
+			/* We left: the nicks we find at our next join may
+			 * belong to others. */
+			g_autofree char *room = g_strndup(occupant,
+							  nick - occupant);
+
+			g_hash_table_foreach_remove(state->joined, has_prefix,
+						    room);
+		} else {
+			g_hash_table_remove(state->joined, occupant);
+		}
+		return;
+	}
+	if (st->type != NULL || g_hash_table_contains(state->joined, occupant))
+		return;
+	if (g_hash_table_size(state->joined) >= OCCUPANTS_MAX)
+		g_hash_table_remove_all(state->joined);
+	when = g_new(gint64, 1);
+	*when = g_get_real_time() / G_USEC_PER_SEC;
+	g_hash_table_insert(state->joined, g_steal_pointer(&occupant), when);
+}
+
+static gboolean
+sent_since_join(State *state, const char *occupant, gint64 sent)
+{
+	const gint64 *joined = g_hash_table_lookup(state->joined, occupant);
+
+	return joined != NULL && sent >= *joined;
+}
+
+/* --- Showing corrections ----------------------------------------------- */
+
+static gboolean
+is_bidi_control(gunichar c)
+{
+	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+	       c == 0x200E || c == 0x200F;
+}
+
+/* The first words of @text on one line, for a mark or a notice.  Direction
+ * controls are left out: they could turn the rest of the line around. */
+static char *
+first_words_dup(const char *text, guint max)
+{
+	GString *out = g_string_new(NULL);
+	gboolean space = FALSE;
+	guint n = 0;
+
+	for (const char *p = text != NULL ? text : ""; *p != '\0';
+	     p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (g_unichar_isspace(c)) {
+			space = out->len > 0;
+			continue;
+		}
+		if (is_bidi_control(c))
+			continue;
+		if (n + (space ? 1 : 0) >= max) {
+			const char *cut = strrchr(out->str, ' ');
+
+			/* At a word's end when there is one near. */
+			if (cut != NULL &&
+			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
+				g_string_truncate(out, cut - out->str);
+			g_string_append(out, "…");
+			break;
+		}
+		if (space) {
+			g_string_append_c(out, ' ');
+			n++;
+			space = FALSE;
+		}
+		g_string_append_unichar(out, c);
+		n++;
+	}
+	return g_string_free(out, FALSE);
+}
+
+/*
+ * What is shown for a correction: the mark, then @html (what an earlier
+ * stage made of the message, e.g. a reply with its quote) or @text.
+ * @excerpt is the start of the corrected message, NULL if unknown.
+ */
+static char *
+correction_html_dup(const char *excerpt, const char *html, const char *text)
+{
+	g_autofree char *label = NULL;
+	g_autofree char *label_html = NULL;
+	g_autofree char *text_html = NULL;
+
+	if (excerpt != NULL) {
+		g_autofree char *words = first_words_dup(excerpt,
+							 EXCERPT_CHARS);
+
+		/* TRANSLATORS: marks a message that replaces an earlier one,
+		 * quoted by its first words; the new text follows. */
+		label = g_strdup_printf(_("correction of “%s”:"), words);
+	} else {
+		/* TRANSLATORS: marks a message that replaces an earlier one
+		 * not shown in this session; the new text follows. */
+		label = g_strdup(_("corrected:"));
+	}
+	label_html = purple_markup_escape_text(label, -1);
+	if (html != NULL)
+		return g_strdup_printf("✎ <i>%s</i><br>%s", label_html, html);
+	text_html = purple_markup_escape_text(text != NULL ? text : "", -1);
+	return g_strdup_printf("✎ <i>%s</i> %s", label_html, text_html);
+}
+
+static PxmVerdict
+handle(PxmAccount *account, gpointer data, PxmStanza *st)
+{
+	State *state = data;
+	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
+	g_autofree char *conversation = NULL;
+	g_autofree char *sender = NULL;
+	g_autofree char *body = NULL;
+	g_autofree char *html = NULL;
+	const PxmShownMessage *original;
+	xmlnode *replace;
+	const char *id;
+
+	if (st->kind == PXM_STANZA_PRESENCE) {
+		track_occupant(state, st);
+		return PXM_VERDICT_CONTINUE;
+	}
+	if (st->message == NULL ||
+	    (replace = find_child(st->message, "replace", PXM_NS_CORRECT)) ==
+		    NULL)
+		return PXM_VERDICT_CONTINUE;
+	/* Only messages with a body are shown (section 5: only what people
+	 * read is corrected). */
+	if (!is_chat_type(st->type) || !pxm_stanza_has_body(st) ||
+	    is_private_with_occupant(st))
+		return PXM_VERDICT_CONTINUE;
+	id = xmlnode_get_attrib(replace, "id");
+	if (id == NULL || *id == '\0') {
+		purple_debug_warning(ID, "a correction naming no message is "
+					 "shown as a new message\n");
+		return PXM_VERDICT_CONTINUE;
+	}
+	conversation = pxm_jid_bare_dup(
+		st->sent_by_me && !groupchat ? st->to : st->from);
+	/* The sender as the presenter keeps it: bare JID one to one,
+	 * room/nick in rooms. */
+	if (groupchat)
+		sender = pxm_jid_normalize_dup(st->from);
+	else if (st->sent_by_me)
+		sender = g_strdup(pxm_account_get_bare_jid(account));
+	else
+		sender = g_strdup(conversation);
+	if (conversation == NULL || sender == NULL)
+		return PXM_VERDICT_CONTINUE;
+
+	original = pxm_presenter_find(account, conversation, id);
+	/* Section 5: a correction MUST only be allowed when the original
+	 * and the correction come from the same sender: the same bare JID
+	 * one to one, the same full JID in a room. */
+	if (original != NULL && g_strcmp0(original->sender, sender) != 0) {
+		purple_debug_warning(ID, "not applying a correction of a "
+					 "message someone else sent\n");
+		return PXM_VERDICT_CONTINUE;
+	}
+	/* Section 6: not to messages sent before the sender (last) joined
+	 * the room. */
+	if (original != NULL && groupchat &&
+	    !sent_since_join(state, sender, original->timestamp)) {
+		purple_debug_warning(ID, "not applying a correction of a "
+					 "message sent before its sender "
+					 "joined the room\n");
+		return PXM_VERDICT_CONTINUE;
+	}
+	if (original != NULL && original->sent)
+		remember_original(state, conversation, st->id,
+				  original_of(state, conversation, id));
+
+	if (st->html == NULL)
+		body = st->body != NULL ? g_strdup(st->body)
+					: xmlnode_get_data(find_child(
+						  st->message, "body", NULL));
+	html = correction_html_dup(original != NULL ? original->excerpt : NULL,
+				   st->html, body);
+	pxm_stanza_set(&st->html, html);
+	return PXM_VERDICT_CONTINUE;
+}
+
+/* --- Sending corrections ----------------------------------------------- */
+
+/* The local echo of a correction sent one to one. */
+static void
+show_sent(PxmAccount *account, const char *to, const char *text,
+	  const char *excerpt)
+{
+	PxmStanza echo;
+
+	memset(&echo, 0, sizeof(echo));
+	echo.kind = PXM_STANZA_MESSAGE;
+	echo.outgoing = TRUE;
+	echo.origin = PXM_ORIGIN_LOCAL;
+	echo.sent_by_me = TRUE;
+	echo.type = "chat";
+	echo.to = to;
+	pxm_stanza_set(&echo.body, text);
+	echo.html = correction_html_dup(excerpt, NULL, text);
+	pxm_presenter_show(account, &echo);
+	pxm_stanza_set(&echo.body, NULL);
+	pxm_stanza_set(&echo.html, NULL);
+}
+
+PurpleCmdRet
+pxm_correction_send(PxmAccount *account, gpointer data,
+		    const char *conversation, const char *to,
+		    gboolean groupchat, const char *text, char **error)
+{
+	State *state = data;
+	const PxmShownMessage *last, *original;
+	g_autofree char *target = NULL;
+	g_autofree char *excerpt = NULL;
+	g_autofree char *id = NULL;
+	xmlnode *message, *node;
+
+	if (text == NULL || *text == '\0') {
+		*error = g_strdup(_("Type the corrected text after /correct."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	last = pxm_presenter_last(account, conversation, PXM_LAST_SENT);
+	if (last == NULL || last->id == NULL) {
+		*error = g_strdup(_("You have sent no message in this "
+				    "conversation since you signed in."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	/* Section 5: a message corrected several times is named by its
+	 * first id each time. */
+	target = g_strdup(original_of(state, conversation, last->id));
+	original = pxm_presenter_find(account, conversation, target);
+	/* Copied now: sending records a shown message, which may drop the
+	 * oldest one. */
+	excerpt = g_strdup(original != NULL ? original->excerpt
+					    : last->excerpt);
+
+	/* Section 5: clients that let users correct MUST send ids. */
+	id = g_uuid_string_random();
+	message = xmlnode_new("message");
+	xmlnode_set_attrib(message, "type", groupchat ? "groupchat" : "chat");
+	xmlnode_set_attrib(message, "to", to);
+	xmlnode_set_attrib(message, "id", id);
+	node = xmlnode_new_child(message, "body");
+	xmlnode_set_namespace(node, PXM_NS_CLIENT);
+	xmlnode_insert_data(node, text, -1);
+	node = xmlnode_new_child(message, "replace");
+	xmlnode_set_namespace(node, PXM_NS_CORRECT);
+	xmlnode_set_attrib(node, "id", target);
+	remember_original(state, conversation, id, target);
+	pxm_account_send(account, message);
+	/* In a room, the room's copy is what shows it. */
+	if (!groupchat)
+		show_sent(account, to, text, excerpt);
+	return PURPLE_CMD_RET_OK;
+}
+
+/* A private conversation with a room occupant is named room@service/nick. */
+static gboolean
+is_private_conversation(PurpleConversation *conv, const char *bare)
+{
+	return purple_conversation_get_type(conv) == PURPLE_CONV_TYPE_IM &&
+	       pxm_jid_resource_peek(purple_conversation_get_name(conv)) !=
+		       NULL &&
+	       purple_find_conversation_with_account(
+		       PURPLE_CONV_TYPE_CHAT, bare,
+		       purple_conversation_get_account(conv)) != NULL;
+}
+
+static PurpleCmdRet
+cmd_correct(PxmAccount *account, gpointer state, PurpleConversation *conv,
+	    const char *args, char **error)
+{
+	gboolean groupchat = purple_conversation_get_type(conv) ==
+			     PURPLE_CONV_TYPE_CHAT;
+	g_autofree char *jid = pxm_conversation_jid_dup(conv);
+
+	if (jid == NULL || is_private_conversation(conv, jid)) {
+		*error = g_strdup(_("This command does not work in private "
+				    "conversations with room occupants."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	return pxm_correction_send(
+		account, state, jid,
+		groupchat ? jid : purple_conversation_get_name(conv), groupchat,
+		args, error);
+}
+
+static const PxmCommand commands[] = {
+	{ "correct",
+	  N_("correct &lt;text&gt;:  Replace your last message in this "
+	     "conversation with a corrected text."),
+	  TRUE, TRUE, cmd_correct },
+	{ 0 },
+};
 
 const PxmExtensionClass pxm_xep0308_correction = {
 	.id = ID,
+	.start = start,
+	.stop = stop,
+	.stages = {
+		[PXM_PHASE_HANDLE] = handle,
+	},
+	.commands = commands,
 };

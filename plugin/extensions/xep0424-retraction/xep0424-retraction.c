@@ -1,9 +1,584 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-/* Message retraction (XEP-0424): being written (issue 3). */
-#include "../../host/extension.h"
+/*
+ * XEP-0424: Message Retraction.
+ *
+ * libpurple 2 cannot take back a line it has shown: a retraction is shown
+ * as a notice, "Bob retracted a message (“first words…”)", and its fallback
+ * body is not.  A retraction of someone else's message is dropped.
+ * /retract retracts the user's last message in the conversation.
+ */
+#include "xep0424-retraction.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
 
 #define ID "xep0424-retraction"
+/* Characters of the retracted message quoted in the notice. */
+#define EXCERPT_CHARS 50
+/* Past these sizes a table starts over (long sessions, hostile rooms). */
+#define TABLE_MAX 1000
+#define OCCUPANTS_MAX 10000
+/* Section 3: the fallback for clients without retraction (sent as is:
+ * the recipient's language is unknown). */
+#define FALLBACK_BODY                                                          \
+	"/me retracted a previous message, but it's unsupported by your "      \
+	"client."
+
+typedef struct {
+	/* "conversation \x1f id of a correction of ours" -> id of the message
+	 * it corrects (XEP-0308): a corrected message is retracted under
+	 * its first id, the one other clients know it by. */
+	GHashTable *originals;
+	/* "conversation \x1f retracted id": shown once. */
+	GHashTable *retracted;
+	/* Normalised room/nick -> gint64 *, Unix seconds: when we saw that
+	 * occupant join. */
+	GHashTable *joined;
+} State;
+
+static gpointer
+start(PxmAccount *account, GError **error)
+{
+	State *state = g_new0(State, 1);
+
+	state->originals = g_hash_table_new_full(g_str_hash, g_str_equal,
+						 g_free, g_free);
+	state->retracted = g_hash_table_new_full(g_str_hash, g_str_equal,
+						 g_free, NULL);
+	state->joined = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      g_free);
+	return state;
+}
+
+static void
+stop(PxmAccount *account, gpointer data)
+{
+	State *state = data;
+
+	g_hash_table_unref(state->joined);
+	g_hash_table_unref(state->retracted);
+	g_hash_table_unref(state->originals);
+	g_free(state);
+}
+
+static xmlnode *
+find_child(xmlnode *parent, const char *name, const char *ns)
+{
+	for (xmlnode *c = parent->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
+		    (ns == NULL ||
+		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
+			return c;
+	return NULL;
+}
+
+/* Messages people write: not errors or headlines. */
+static gboolean
+is_chat_type(const char *type)
+{
+	return type == NULL || g_str_equal(type, "chat") ||
+	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
+}
+
+/*
+ * XEP-0045 section 7.5: a private message with a room occupant.  Its
+ * sender is known by nick only, and the presenter keeps such messages with
+ * the room's: not handled here (its fallback body is shown).
+ */
+static gboolean
+is_private_with_occupant(const PxmStanza *st)
+{
+	return g_strcmp0(st->type, "groupchat") != 0 &&
+	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+}
+
+static char *
+key_dup(const char *conversation, const char *id)
+{
+	return g_strconcat(conversation, "\x1f", id, NULL);
+}
+
+static const char *
+original_of(State *state, const char *conversation, const char *id)
+{
+	g_autofree char *key = key_dup(conversation, id);
+	const char *original = g_hash_table_lookup(state->originals, key);
+
+	return original != NULL ? original : id;
+}
+
+static void
+remember_original(State *state, const char *conversation, const char *id,
+		  const char *original)
+{
+	/* @original may point into the table. */
+	g_autofree char *copy = g_strdup(original);
+
+	if (id == NULL || g_str_equal(id, copy))
+		return;
+	if (g_hash_table_size(state->originals) >= TABLE_MAX)
+		g_hash_table_remove_all(state->originals);
+	g_hash_table_insert(state->originals, key_dup(conversation, id),
+			    g_steal_pointer(&copy));
+}
+
+static gboolean
+is_retracted(State *state, const char *conversation, const char *id)
+{
+	g_autofree char *key = key_dup(conversation, id);
+
+	return g_hash_table_contains(state->retracted, key);
+}
+
+static void
+mark_retracted(State *state, const char *conversation, const char *id)
+{
+	if (g_hash_table_size(state->retracted) >= TABLE_MAX)
+		g_hash_table_remove_all(state->retracted);
+	g_hash_table_add(state->retracted, key_dup(conversation, id));
+}
+
+/* --- Room occupants ---------------------------------------------------- */
+
+static gboolean
+has_status(xmlnode *x, const char *code)
+{
+	for (xmlnode *c = x->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG &&
+		    g_str_equal(c->name, "status") &&
+		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+has_prefix(gpointer key, gpointer value, gpointer prefix)
+{
+	return g_str_has_prefix(key, prefix);
+}
+
+/* In a room, the entity behind a nick may change when it leaves and joins
+ * again: joins are noted to tell sessions apart. */
+static void
+track_occupant(State *state, const PxmStanza *st)
+{
+	xmlnode *x = find_child(st->stanza, "x", PXM_NS_MUC_USER);
+	g_autofree char *occupant = NULL;
+	const char *nick;
+	gint64 *when;
+
+	if (x == NULL || (occupant = pxm_jid_normalize_dup(st->from)) == NULL ||
+	    (nick = pxm_jid_resource_peek(occupant)) == NULL)
+		return;
+	if (g_strcmp0(st->type, "unavailable") == 0) {
+		if (has_status(x, "110")) {
+			/* We left: the nicks we find at our next join may
+			 * belong to others. */
+			g_autofree char *room = g_strndup(occupant,
+							  nick - occupant);
+
+			g_hash_table_foreach_remove(state->joined, has_prefix,
+						    room);
+		} else {
+			g_hash_table_remove(state->joined, occupant);
+		}
+		return;
+	}
+	if (st->type != NULL || g_hash_table_contains(state->joined, occupant))
+		return;
+	if (g_hash_table_size(state->joined) >= OCCUPANTS_MAX)
+		g_hash_table_remove_all(state->joined);
+	when = g_new(gint64, 1);
+	*when = g_get_real_time() / G_USEC_PER_SEC;
+	g_hash_table_insert(state->joined, g_steal_pointer(&occupant), when);
+}
+
+static gboolean
+sent_since_join(State *state, const char *occupant, gint64 sent)
+{
+	const gint64 *joined = g_hash_table_lookup(state->joined, occupant);
+
+	return joined != NULL && sent >= *joined;
+}
+
+/* --- Notices ----------------------------------------------------------- */
+
+static gboolean
+is_bidi_control(gunichar c)
+{
+	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+	       c == 0x200E || c == 0x200F;
+}
+
+/* The first words of @text on one line.  Direction controls are left
+ * out: they could turn the rest of the notice around. */
+static char *
+first_words_dup(const char *text, guint max)
+{
+	GString *out = g_string_new(NULL);
+	gboolean space = FALSE;
+	guint n = 0;
+
+	for (const char *p = text != NULL ? text : ""; *p != '\0';
+	     p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (g_unichar_isspace(c)) {
+			space = out->len > 0;
+			continue;
+		}
+		if (is_bidi_control(c))
+			continue;
+		if (n + (space ? 1 : 0) >= max) {
+			const char *cut = strrchr(out->str, ' ');
+
+			/* At a word's end when there is one near. */
+			if (cut != NULL &&
+			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
+				g_string_truncate(out, cut - out->str);
+			g_string_append(out, "…");
+			break;
+		}
+		if (space) {
+			g_string_append_c(out, ' ');
+			n++;
+			space = FALSE;
+		}
+		g_string_append_unichar(out, c);
+		n++;
+	}
+	return g_string_free(out, FALSE);
+}
+
+char *
+pxm_retraction_notice_dup(const char *who, const char *excerpt)
+{
+	g_autofree char *words =
+		excerpt != NULL ? first_words_dup(excerpt, EXCERPT_CHARS)
+				: NULL;
+	g_autofree char *text = NULL;
+
+	if (who == NULL && words != NULL)
+		/* TRANSLATORS: %s is the start of the message. */
+		text = g_strdup_printf(_("You retracted a message (“%s”)."),
+				       words);
+	else if (who == NULL)
+		text = g_strdup(_("You retracted a message."));
+	else if (words != NULL)
+		/* TRANSLATORS: a contact's name or a nick, then the start of
+		 * the message. */
+		text = g_strdup_printf(_("%s retracted a message (“%s”)."), who,
+				       words);
+	else
+		/* TRANSLATORS: a contact's name or a nick. */
+		text = g_strdup_printf(_("%s retracted a message."), who);
+	return purple_markup_escape_text(text, -1);
+}
+
+static char *
+contact_name_dup(PxmAccount *account, const char *bare)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+	PurpleBuddy *buddy = pa != NULL ? purple_find_buddy(pa, bare) : NULL;
+
+	return g_strdup(buddy != NULL ? purple_buddy_get_contact_alias(buddy)
+				      : bare);
+}
+
+static gboolean
+is_own_nick(PxmAccount *account, const char *room, const char *from)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+	const char *nick = pxm_jid_resource_peek(from);
+	PurpleConversation *conv;
+
+	if (pa == NULL || nick == NULL)
+		return FALSE;
+	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
+						     room, pa);
+	return conv != NULL &&
+	       g_strcmp0(purple_conv_chat_get_nick(PURPLE_CONV_CHAT(conv)),
+			 nick) == 0;
+}
+
+/* --- Incoming ---------------------------------------------------------- */
+
+/* A correction of ours sent from another device (a carbon) or coming back
+ * from a room: its first id is what a later retraction names. */
+static void
+note_correction(PxmAccount *account, State *state, const PxmStanza *st,
+		const char *conversation, const char *sender, xmlnode *replace)
+{
+	const char *id = xmlnode_get_attrib(replace, "id");
+	const PxmShownMessage *original;
+
+	if (id == NULL || st->id == NULL)
+		return;
+	original = pxm_presenter_find(account, conversation, id);
+	if (original != NULL && original->sent &&
+	    g_strcmp0(original->sender, sender) == 0)
+		remember_original(state, conversation, st->id,
+				  original_of(state, conversation, id));
+}
+
+static PxmVerdict
+retraction(PxmAccount *account, State *state, PxmStanza *st,
+	   const char *conversation, const char *sender, xmlnode *retract)
+{
+	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
+	const char *id = xmlnode_get_attrib(retract, "id");
+	const PxmShownMessage *target;
+	g_autofree char *who = NULL;
+	g_autofree char *html = NULL;
+	gboolean mine;
+
+	if (id == NULL || *id == '\0') {
+		purple_debug_warning(ID, "dropping a retraction naming no "
+					 "message\n");
+		return PXM_VERDICT_DROP;
+	}
+	target = pxm_presenter_find(account, conversation, id);
+	/* Section 5.1: in a room, the id the room gave the message (or its
+	 * origin-id where the room gives none), never its 'id' attribute. */
+	if (target != NULL && groupchat &&
+	    g_strcmp0(target->stanza_id, id) != 0 &&
+	    g_strcmp0(target->origin_id, id) != 0)
+		target = NULL;
+	/* Section 5: a retraction MUST only be processed when it comes from
+	 * the sender of the message: the same bare JID one to one, the same
+	 * full JID in a room. */
+	if (target != NULL && g_strcmp0(target->sender, sender) != 0) {
+		purple_debug_warning(ID, "dropping a retraction of a message "
+					 "someone else sent\n");
+		return PXM_VERDICT_DROP;
+	}
+	/* In a room the nick may have changed hands since the message was
+	 * sent: then which message is meant is not shown. */
+	if (target != NULL && groupchat &&
+	    !sent_since_join(state, sender, target->timestamp)) {
+		purple_debug_info(ID, "a retraction of a message sent before "
+				      "its sender joined the room is shown "
+				      "without it\n");
+		target = NULL;
+	}
+	if (is_retracted(state, conversation, id))
+		return PXM_VERDICT_CONSUMED;
+	mark_retracted(state, conversation, id);
+
+	mine = st->sent_by_me || (target != NULL && target->sent) ||
+	       (groupchat && is_own_nick(account, conversation, st->from));
+	if (!mine)
+		who = groupchat ? g_strdup(pxm_jid_resource_peek(sender))
+				: contact_name_dup(account, sender);
+	html = pxm_retraction_notice_dup(who, target != NULL ? target->excerpt
+							     : NULL);
+	pxm_presenter_notice(account, conversation, groupchat, html);
+	/* The fallback body is for clients without retraction. */
+	return PXM_VERDICT_CONSUMED;
+}
+
+static PxmVerdict
+handle(PxmAccount *account, gpointer data, PxmStanza *st)
+{
+	State *state = data;
+	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
+	g_autofree char *conversation = NULL;
+	g_autofree char *sender = NULL;
+	xmlnode *replace, *retract;
+
+	if (st->kind == PXM_STANZA_PRESENCE) {
+		track_occupant(state, st);
+		return PXM_VERDICT_CONTINUE;
+	}
+	if (st->message == NULL || !is_chat_type(st->type))
+		return PXM_VERDICT_CONTINUE;
+	replace = find_child(st->message, "replace", PXM_NS_CORRECT);
+	retract = find_child(st->message, "retract", PXM_NS_RETRACT);
+	if ((replace == NULL && retract == NULL) ||
+	    is_private_with_occupant(st))
+		return PXM_VERDICT_CONTINUE;
+	conversation = pxm_jid_bare_dup(
+		st->sent_by_me && !groupchat ? st->to : st->from);
+	/* The sender as the presenter keeps it: bare JID one to one,
+	 * room/nick in rooms. */
+	if (groupchat)
+		sender = pxm_jid_normalize_dup(st->from);
+	else if (st->sent_by_me)
+		sender = g_strdup(pxm_account_get_bare_jid(account));
+	else
+		sender = g_strdup(conversation);
+	if (conversation == NULL || sender == NULL)
+		return PXM_VERDICT_CONTINUE;
+	if (replace != NULL)
+		note_correction(account, state, st, conversation, sender,
+				replace);
+	if (retract == NULL)
+		return PXM_VERDICT_CONTINUE;
+	return retraction(account, state, st, conversation, sender, retract);
+}
+
+/* --- Outgoing ---------------------------------------------------------- */
+
+/*
+ * The fallback body goes in after the compose phase, which records what
+ * the user sent: a retraction is not a message to correct or retract
+ * later.  Idempotent: the prpl re-sends unacknowledged stanzas.
+ */
+static PxmVerdict
+annotate(PxmAccount *account, gpointer data, PxmStanza *st)
+{
+	State *state = data;
+	xmlnode *replace, *node;
+	const char *id;
+
+	if (!is_chat_type(st->type))
+		return PXM_VERDICT_CONTINUE;
+	replace = find_child(st->stanza, "replace", PXM_NS_CORRECT);
+	if (replace != NULL && st->id != NULL &&
+	    (id = xmlnode_get_attrib(replace, "id")) != NULL) {
+		g_autofree char *conversation = pxm_jid_bare_dup(st->to);
+
+		if (conversation != NULL)
+			remember_original(state, conversation, st->id,
+					  original_of(state, conversation, id));
+	}
+	if (find_child(st->stanza, "retract", PXM_NS_RETRACT) == NULL ||
+	    find_child(st->stanza, "body", NULL) != NULL)
+		return PXM_VERDICT_CONTINUE;
+	/* Section 3: a XEP-0428 fallback, so that servers archive it and
+	 * clients without retraction show the intent. */
+	node = xmlnode_new_child(st->stanza, "fallback");
+	xmlnode_set_namespace(node, PXM_NS_FALLBACK);
+	xmlnode_set_attrib(node, "for", PXM_NS_RETRACT);
+	node = xmlnode_new_child(st->stanza, "body");
+	xmlnode_set_namespace(node, PXM_NS_CLIENT);
+	xmlnode_insert_data(node, FALLBACK_BODY, -1);
+	pxm_stanza_set(&st->body, FALLBACK_BODY);
+	return PXM_VERDICT_CONTINUE;
+}
+
+PurpleCmdRet
+pxm_retraction_send(PxmAccount *account, gpointer data,
+		    const char *conversation, const char *to,
+		    gboolean groupchat, char **error)
+{
+	State *state = data;
+	const PxmShownMessage *last, *target = NULL;
+	g_autofree char *ref = NULL;
+	g_autofree char *excerpt = NULL;
+	g_autofree char *id = NULL;
+	xmlnode *message, *node;
+
+	last = pxm_presenter_last(account, conversation, PXM_LAST_SENT);
+	if (last == NULL) {
+		*error = g_strdup(_("You have sent no message in this "
+				    "conversation since you signed in."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	/* A corrected message: its first version is what other clients
+	 * know it by. */
+	if (last->id != NULL) {
+		const char *first = original_of(state, conversation, last->id);
+
+		if (!g_str_equal(first, last->id))
+			target = pxm_presenter_find(account, conversation,
+						    first);
+	}
+	if (target == NULL)
+		target = last;
+	/* Section 5.1: the id the room gave the message in a room (its
+	 * origin-id where the room gives none), its 'id' attribute one to
+	 * one. */
+	if (groupchat)
+		ref = g_strdup(target->stanza_id != NULL ? target->stanza_id
+							 : target->origin_id);
+	else
+		ref = g_strdup(target->id != NULL ? target->id
+						  : target->origin_id);
+	if (ref == NULL) {
+		*error = g_strdup(_("This room gave your last message no ID: "
+				    "it cannot be retracted."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	if (is_retracted(state, conversation, ref)) {
+		*error = g_strdup(_("Your last message was already "
+				    "retracted."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	/* Copied now: sending may drop the oldest shown message. */
+	excerpt = g_strdup(target->excerpt);
+
+	/* Section 5: supporting clients MUST give their messages ids. */
+	id = g_uuid_string_random();
+	message = xmlnode_new("message");
+	xmlnode_set_attrib(message, "type", groupchat ? "groupchat" : "chat");
+	xmlnode_set_attrib(message, "to", to);
+	xmlnode_set_attrib(message, "id", id);
+	node = xmlnode_new_child(message, "retract");
+	xmlnode_set_namespace(node, PXM_NS_RETRACT);
+	xmlnode_set_attrib(node, "id", ref);
+	/* Section 3: MAY ask for it to be archived (XEP-0334). */
+	node = xmlnode_new_child(message, "store");
+	xmlnode_set_namespace(node, PXM_NS_HINTS);
+	pxm_account_send(account, message);
+	/* In a room, the room's copy of the retraction is what shows it. */
+	if (!groupchat) {
+		g_autofree char *html = pxm_retraction_notice_dup(NULL,
+								  excerpt);
+
+		mark_retracted(state, conversation, ref);
+		pxm_presenter_notice(account, conversation, FALSE, html);
+	}
+	return PURPLE_CMD_RET_OK;
+}
+
+/* A private conversation with a room occupant is named room@service/nick. */
+static gboolean
+is_private_conversation(PurpleConversation *conv, const char *bare)
+{
+	return purple_conversation_get_type(conv) == PURPLE_CONV_TYPE_IM &&
+	       pxm_jid_resource_peek(purple_conversation_get_name(conv)) !=
+		       NULL &&
+	       purple_find_conversation_with_account(
+		       PURPLE_CONV_TYPE_CHAT, bare,
+		       purple_conversation_get_account(conv)) != NULL;
+}
+
+static PurpleCmdRet
+cmd_retract(PxmAccount *account, gpointer state, PurpleConversation *conv,
+	    const char *args, char **error)
+{
+	gboolean groupchat = purple_conversation_get_type(conv) ==
+			     PURPLE_CONV_TYPE_CHAT;
+	g_autofree char *jid = pxm_conversation_jid_dup(conv);
+
+	if (jid == NULL || is_private_conversation(conv, jid)) {
+		*error = g_strdup(_("This command does not work in private "
+				    "conversations with room occupants."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	return pxm_retraction_send(
+		account, state, jid,
+		groupchat ? jid : purple_conversation_get_name(conv), groupchat,
+		error);
+}
+
+static const PxmCommand commands[] = {
+	{ "retract",
+	  N_("retract:  Take back your last message in this conversation. "
+	     "Clients that support it hide it, but it may have been read "
+	     "already."),
+	  TRUE, TRUE, cmd_retract },
+	{ 0 },
+};
 
 const PxmExtensionClass pxm_xep0424_retraction = {
 	.id = ID,
+	.start = start,
+	.stop = stop,
+	.stages = {
+		[PXM_PHASE_HANDLE] = handle,
+		[PXM_PHASE_ANNOTATE] = annotate,
+	},
+	.commands = commands,
 };

@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Message Archive Management (XEP-0313) end to end: the headless host is a
+resource of the user, a slixmpp client is the user's phone, bob is a
+contact.  Prosody pages by 10 here so that catch-ups take many pages."""
+
+import os
+import tempfile
+import time
+
+import pxm_it
+from pxm_it import ServerTestCase, TestHost, BUILD_ROOT
+
+import pxm_server
+
+PAGE = 10
+
+
+class Mam(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="pxm-it-")
+        cls.server = pxm_server.make_server(
+            os.path.join(cls.tmp.name, "srv"), max_archive_results=PAGE,
+            extra_users=["erin", "frank"])
+        cls.info = cls.server.start()
+
+    def userdir(self):
+        d = tempfile.mkdtemp(prefix="pxm-mam-", dir=self.tmp.name)
+        return d
+
+    def writes(self, host, account, text=None):
+        return [e for e in host.conv_writes(account=account)
+                if text is None or text in e["text"]]
+
+    def wait_writes(self, host, account, count, text, timeout=20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if len(self.writes(host, account, text)) >= count:
+                return
+            time.sleep(0.05)
+        self.fail("%d writes with %r expected, got %d" % (
+            count, text, len(self.writes(host, account, text))))
+
+    def archived(self, peer, count, with_=None):
+        """Wait until the server's archive of peer's user holds `count`
+        messages (so a catch-up is sure to find them)."""
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            got = peer.mam_query(with_=with_, max=PAGE)
+            if got and len(got) >= min(count, PAGE):
+                return
+            time.sleep(0.1)
+
+    def test_catchup_no_duplicates(self):
+        """Messages from a contact and from the user's other device while
+        offline appear once, in order, as history, with their times; a
+        reconnect brings no duplicates."""
+        bob_jid = self.jid("bob")
+        host = self.host(userdir=self.userdir())
+        alice = self.online(host, "alice")
+        # The first sign-in sets the position.
+        self.wait_notice_or_settle(host, alice)
+        host.disconnect(alice)
+
+        phone = self.peer("alice")
+        bob = self.peer("bob")
+        for i in range(13):
+            bob.send_message(self.jid("alice"), "offline-from-bob-%02d" % i)
+        for i in range(3):
+            phone.send_message(bob_jid, "offline-from-phone-%02d" % i)
+        time.sleep(1)
+        before = time.time()
+
+        host.connect_and_wait(alice)
+        self.wait_writes(host, alice, 13, "offline-from-bob-")
+        self.wait_writes(host, alice, 3, "offline-from-phone-")
+        recv = self.writes(host, alice, "offline-from-bob-")
+        self.assertEqual([w["text"] for w in recv],
+                         ["offline-from-bob-%02d" % i for i in range(13)])
+        for w in recv:
+            self.assertIn("recv", w["flags"])
+            self.assertIn("delayed", w["flags"])
+            self.assertEqual(w["conversation"].split("/")[0], bob_jid)
+            self.assertLessEqual(w["time"], before + 1)
+        for w in self.writes(host, alice, "offline-from-phone-"):
+            self.assertIn("send", w["flags"])
+            self.assertIn("delayed", w["flags"])
+            self.assertEqual(w["conversation"].split("/")[0], bob_jid)
+        notice = host.wait_for_conv_write(account=alice, flag="system",
+                                          text="16 messages from the server")
+        self.assertEqual(notice["conversation"].split("/")[0], bob_jid)
+
+        # Live after the catch-up, then a reconnect: nothing twice.
+        bob.send_message(host_jid(alice), "live-after-catchup")
+        host.wait_for_conv_write(account=alice, text="live-after-catchup")
+        host.disconnect(alice)
+        host.connect_and_wait(alice)
+        bob.send_message(host_jid(alice), "sentinel-1")
+        host.wait_for_conv_write(account=alice, text="sentinel-1")
+        time.sleep(1)
+        for text in ["offline-from-bob-%02d" % i for i in range(13)] + \
+                ["offline-from-phone-%02d" % i for i in range(3)] + \
+                ["live-after-catchup"]:
+            self.assertEqual(len(self.writes(host, alice, text)), 1, text)
+
+    def wait_notice_or_settle(self, host, account, timeout=3):
+        """The first catch-up of an empty window shows nothing: give it a
+        moment to finish."""
+        time.sleep(timeout)
+
+    def test_kill_during_catchup(self):
+        """kill -9 in the middle of a catch-up, then a restart: every
+        message is shown exactly once over both runs."""
+        total = 200
+        userdir = self.userdir()
+        host1 = TestHost(BUILD_ROOT, userdir=userdir, keep_userdir=True)
+        self._closers.append(host1.close)
+        erin = self.online(host1, "erin")
+        self.wait_notice_or_settle(host1, erin, 2)
+        host1.disconnect(erin)
+
+        frank = self.peer("frank")
+        phone = self.peer("erin")
+        for i in range(total):
+            frank.send_message(self.jid("erin"), "k-%03d" % i)
+        phone.wait_message(lambda m: m["body"] == "k-%03d" % (total - 1),
+                           timeout=30)
+        time.sleep(0.5)
+
+        host1.cmd("connect", account=erin)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if len(self.writes(host1, erin, "k-")) >= 3 * PAGE:
+                break
+            time.sleep(0.002)
+        host1.proc.kill()
+        host1.proc.wait()
+        first = [w["text"] for w in self.writes(host1, erin, "k-")]
+        self.assertGreater(len(first), 0)
+        self.assertLess(len(first), total, "the catch-up ended before the "
+                        "kill: nothing was tested")
+
+        host2 = self.host(userdir=userdir)
+        erin2 = self.online(host2, "erin")
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if len(first) + len(self.writes(host2, erin2, "k-")) >= total:
+                break
+            time.sleep(0.05)
+        time.sleep(1)
+        second = [w["text"] for w in self.writes(host2, erin2, "k-")]
+        both = first + second
+        self.assertEqual(sorted(both), ["k-%03d" % i for i in range(total)],
+                         "lost or doubled (first run %d, second %d)"
+                         % (len(first), len(second)))
+        # And in order.
+        self.assertEqual(both, sorted(both))
+
+    def test_history(self):
+        """/history N fetches older messages before those shown, marked,
+        without duplicates; /history Nd by time."""
+        bob_jid = self.jid("bob")
+        phone = self.peer("carol")
+        bob = self.peer("bob")
+        for i in range(6):
+            bob.send_message(self.jid("carol"), "old-%d" % i)
+        phone.wait_message(lambda m: m["body"] == "old-5")
+        time.sleep(1.5)
+        host = self.host(userdir=self.userdir())
+        # A window of 0 days: the first catch-up finds nothing.
+        carol = self.online(host, "carol",
+                            options={"xmpp-modern-mam-days": 0})
+        time.sleep(2)
+        self.assertEqual(self.writes(host, carol, "old-"), [])
+
+        reply = host.command(carol, bob_jid, "history 4")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=carol, flag="system",
+                                 text="End of the 4 messages")
+        writes = self.writes(host, carol, "old-")
+        self.assertEqual([w["text"] for w in writes],
+                         ["old-2", "old-3", "old-4", "old-5"])
+        for w in writes:
+            self.assertIn("delayed", w["flags"])
+            self.assertIn("recv", w["flags"])
+        system = [w["text"] for w in host.conv_writes(account=carol,
+                                                      flag="system")]
+        self.assertTrue(any("Fetching older messages" in t for t in system))
+
+        # Before the oldest shown, not the latest again.
+        reply = host.command(carol, bob_jid, "history 1")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=carol, flag="system",
+                                 text="End of the 1 message")
+        reply = host.command(carol, bob_jid, "history 10")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=carol, flag="system",
+                                 text="End of the 1 message")
+        self.assertEqual([w["text"] for w in self.writes(host, carol, "old-")],
+                         ["old-2", "old-3", "old-4", "old-5", "old-1",
+                          "old-0"])
+        reply = host.command(carol, bob_jid, "history 1d")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=carol, flag="system",
+                                 text="No older messages")
+        self.assertEqual(len(self.writes(host, carol, "old-")), 6)
+
+        reply = host.command(carol, bob_jid, "history lots")
+        self.assertEqual(reply["status"], "failed", reply)
+        self.assertIn("/history", reply["cmd_error"])
+
+
+def host_jid(account):
+    return account
+
+
+if __name__ == "__main__":
+    pxm_it.main()

@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/* XEP-0313 through the host's real pipeline: the catch-up queries (exact
+ * XML), RSM paging, results accepted only for our queries from our archive,
+ * malformed results skipped, pages committed with their position, stale
+ * positions, live positions, and the identity gate against duplicates. */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "host.h"
+#include "presenter.h"
+#include "pxm-test.h"
+
+#define OWN "alice@example.org/pidgin"
+#define BARE "alice@example.org"
+#define BOB "bob@example.org"
+#define MAM "xep0313-mam"
+
+typedef struct {
+	char *dir;
+	char *store_path;
+	PxmAccount *account;
+	GPtrArray *sent;
+} Fixture;
+
+static void
+record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
+{
+	Fixture *f = data;
+
+	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
+	xmlnode_free(stanza);
+}
+
+static guint
+extension_index(const char *id)
+{
+	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
+}
+
+static void
+open_account(Fixture *f)
+{
+	g_autoptr(GError) error = NULL;
+	PxmStore *store = pxm_store_open(f->store_path, &error);
+
+	g_assert_no_error(error);
+	g_ptr_array_set_size(f->sent, 0);
+	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
+				     record_send, f);
+	g_assert_true(pxm_account_set_active(
+		f->account, extension_index("xep0359-stanza-id"), TRUE));
+	g_assert_true(
+		pxm_account_set_active(f->account, extension_index(MAM), TRUE));
+}
+
+static void
+close_account(Fixture *f)
+{
+	pxm_account_free(f->account, NULL);
+	f->account = NULL;
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(pxm_host_init(&error));
+	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
+	f->sent = g_ptr_array_new_with_free_func(g_free);
+	open_account(f);
+}
+
+static void
+remove_tree(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		g_remove(path);
+	}
+	g_rmdir(dir);
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+	close_account(f);
+	pxm_host_shutdown();
+	remove_tree(f->dir);
+	g_free(f->dir);
+	g_free(f->store_path);
+	g_ptr_array_unref(f->sent);
+}
+
+static xmlnode *
+parse(const char *xml)
+{
+	xmlnode *node = xmlnode_from_str(xml, -1);
+
+	g_assert_nonnull(node);
+	return node;
+}
+
+static PxmVerdict
+receive(Fixture *f, const char *xml)
+{
+	xmlnode *node = parse(xml);
+	PxmStanza st;
+	PxmVerdict verdict;
+
+	pxm_stanza_init(&st, node, FALSE);
+	verdict = pxm_pipeline_incoming(f->account, &st);
+	pxm_stanza_clear(&st);
+	xmlnode_free(node);
+	return verdict;
+}
+
+static void
+handle_iq(Fixture *f, const char *xml)
+{
+	xmlnode *iq = parse(xml);
+
+	g_assert_true(pxm_iq_tracker_handle(f->account->iq, iq));
+	xmlnode_free(iq);
+}
+
+/* Answers every disco#info query sent so far to our bare JID. */
+static void
+answer_disco(Fixture *f, const char *features)
+{
+	for (guint i = 0; i < f->sent->len; i++) {
+		xmlnode *iq = parse(f->sent->pdata[i]);
+
+		if (g_strcmp0(xmlnode_get_attrib(iq, "to"), BARE) == 0 &&
+		    xmlnode_get_child_with_namespace(iq, "query",
+						     PXM_NS_DISCO_INFO)) {
+			g_autofree char *xml = g_strdup_printf(
+				"<iq type='result' from='" BARE "' id='%s'>"
+				"<query xmlns='%s'><identity "
+				"category='account' type='registered'/>%s"
+				"</query></iq>",
+				xmlnode_get_attrib(iq, "id"), PXM_NS_DISCO_INFO,
+				features);
+			handle_iq(f, xml);
+		}
+		xmlnode_free(iq);
+	}
+}
+
+#define WITH_MAM                                                               \
+	"<feature var='urn:xmpp:sid:0'/><feature var='urn:xmpp:mam:2'/>"
+
+static guint
+count_queries(Fixture *f)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < f->sent->len; i++)
+		if (strstr(f->sent->pdata[i], "xmlns='urn:xmpp:mam:2'") != NULL)
+			n++;
+	return n;
+}
+
+/* The last archive query sent (a node to free). */
+static xmlnode *
+last_query(Fixture *f)
+{
+	for (guint i = f->sent->len; i-- > 0;)
+		if (strstr(f->sent->pdata[i], "xmlns='urn:xmpp:mam:2'") != NULL)
+			return parse(f->sent->pdata[i]);
+	g_error("no archive query was sent");
+	return NULL;
+}
+
+static const char *
+queryid_of(xmlnode *iq)
+{
+	return xmlnode_get_attrib(xmlnode_get_child(iq, "query"), "queryid");
+}
+
+static char *
+result_xml(const char *queryid, const char *id, const char *from,
+	   const char *to, const char *body, const char *stamp)
+{
+	return g_strdup_printf(
+		"<message to='" OWN
+		"' id='r-%s'><result xmlns='urn:xmpp:mam:2' "
+		"queryid='%s' id='%s'><forwarded xmlns='urn:xmpp:forward:0'>"
+		"<delay xmlns='urn:xmpp:delay' stamp='%s'/><message "
+		"xmlns='jabber:client' from='%s' to='%s' type='chat' "
+		"id='m-%s'><body>%s</body></message></forwarded></result>"
+		"</message>",
+		id, queryid, id, stamp, from, to, id, body);
+}
+
+static void
+feed(Fixture *f, const char *queryid, const char *id, const char *from,
+     const char *to, const char *body)
+{
+	g_autofree char *xml = result_xml(queryid, id, from, to, body,
+					  "2026-01-02T03:04:05Z");
+
+	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONSUMED);
+}
+
+static void
+fin(Fixture *f, xmlnode *query, const char *first, const char *last,
+    gboolean complete)
+{
+	g_autofree char *rsm = NULL;
+	g_autofree char *xml = NULL;
+
+	if (first != NULL)
+		rsm = g_strdup_printf("<first>%s</first><last>%s</last>", first,
+				      last);
+	xml = g_strdup_printf(
+		"<iq type='result' id='%s'><fin xmlns='urn:xmpp:mam:2'%s>"
+		"<set xmlns='http://jabber.org/protocol/rsm'>%s</set></fin>"
+		"</iq>",
+		xmlnode_get_attrib(query, "id"),
+		complete ? " complete='true'" : "", rsm != NULL ? rsm : "");
+	handle_iq(f, xml);
+}
+
+static char *
+stored(Fixture *f, const char *key)
+{
+	char *value = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(pxm_store_kv_get_string_dup(f->account->store, MAM, key,
+						  &value, &error));
+	g_assert_no_error(error);
+	return value;
+}
+
+static gboolean
+identity_known(Fixture *f, const char *conversation, const char *stanza_id)
+{
+	PxmMessageIdentity mi = { .conversation = conversation,
+				  .stanza_id = stanza_id };
+	gboolean found = FALSE;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(pxm_store_identity_lookup(f->account->store, &mi, &found,
+						NULL, &error));
+	return found;
+}
+
+static const char *
+last_shown(Fixture *f, const char *conversation)
+{
+	const PxmShownMessage *m = pxm_presenter_last(f->account, conversation,
+						      PXM_LAST_ANY);
+
+	return m != NULL ? m->stanza_id : NULL;
+}
+
+/* --- Queries ---------------------------------------------------------- */
+
+/* First sign-in: a window of the last days (7 by default), exact XML. */
+static void
+test_first_query(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GDateTime) start = NULL;
+	g_autofree char *xml = NULL;
+	g_autofree char *expected = NULL;
+	g_autofree char *stamp = NULL;
+	xmlnode *iq, *field;
+	gint64 when, expected_when;
+
+	g_assert_cmpuint(count_queries(f), ==, 0);
+	answer_disco(f, WITH_MAM);
+	g_assert_cmpuint(count_queries(f), ==, 1);
+	iq = last_query(f);
+	g_assert_true(g_uuid_string_is_valid(queryid_of(iq)));
+	field = xmlnode_get_child(iq, "query/x/field");
+	field = xmlnode_get_next_twin(field);
+	stamp = xmlnode_get_data(xmlnode_get_child(field, "value"));
+	start = g_date_time_new_from_iso8601(stamp, NULL);
+	g_assert_nonnull(start);
+	when = g_date_time_to_unix(start);
+	expected_when = g_get_real_time() / G_USEC_PER_SEC - 7 * 24 * 3600;
+	g_assert_cmpint(ABS(when - expected_when), <=, 5);
+	xml = xmlnode_to_str(iq, NULL);
+	expected = g_strdup_printf(
+		"<iq type='set' id='%s'><query xmlns='urn:xmpp:mam:2' "
+		"queryid='%s'><x xmlns='jabber:x:data' type='submit'><field "
+		"var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value>"
+		"</field><field var='start'><value>%s</value></field></x><set "
+		"xmlns='http://jabber.org/protocol/rsm'><max>250</max></set>"
+		"</query></iq>",
+		xmlnode_get_attrib(iq, "id"), queryid_of(iq), stamp);
+	g_assert_cmpstr(xml, ==, expected);
+	xmlnode_free(iq);
+}
+
+static void
+test_no_archive(Fixture *f, gconstpointer data)
+{
+	answer_disco(f, "<feature var='urn:xmpp:sid:0'/>");
+	g_assert_cmpuint(count_queries(f), ==, 0);
+}
+
+/* RSM paging: 'after' the <last/> of each page until complete='true';
+ * each page commits its identities with its position. */
+static void
+test_paging(Fixture *f, gconstpointer data)
+{
+	xmlnode *q1, *q2;
+	g_autofree char *xml = NULL;
+	g_autofree char *expected = NULL;
+	g_autofree char *position = NULL;
+	g_autofree char *stamp = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q1 = last_query(f);
+	feed(f, queryid_of(q1), "a1", BOB "/phone", OWN, "one");
+	feed(f, queryid_of(q1), "a2", OWN, BOB, "two");
+	/* Not shown before the page ends. */
+	g_assert_null(last_shown(f, BOB));
+	fin(f, q1, "a1", "a2", FALSE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "a2");
+	g_assert_true(pxm_presenter_last(f->account, BOB, PXM_LAST_ANY)->sent);
+	g_assert_cmpstr(pxm_presenter_last(f->account, BOB, PXM_LAST_RECEIVED)
+				->stanza_id,
+			==, "a1");
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "a2");
+	stamp = stored(f, "position-stamp");
+	g_assert_cmpstr(stamp, ==, "1767323045");
+	g_assert_true(identity_known(f, BOB, "a1"));
+	g_assert_true(identity_known(f, BOB, "a2"));
+
+	q2 = last_query(f);
+	g_assert_cmpstr(queryid_of(q2), ==, queryid_of(q1));
+	xml = xmlnode_to_str(xmlnode_get_child(q2, "query/set"), NULL);
+	g_assert_cmpstr(xml, ==,
+			"<set xmlns='http://jabber.org/protocol/rsm'>"
+			"<max>250</max><after>a2</after></set>");
+	feed(f, queryid_of(q2), "a3", BOB "/phone", OWN, "three");
+	fin(f, q2, "a3", "a3", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "a3");
+	g_free(position);
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "a3");
+	/* Complete: no more queries. */
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	xmlnode_free(q1);
+	xmlnode_free(q2);
+}
+
+/* The next sign-in goes on from the stored position, not by time. */
+static void
+test_resume_from_position(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *xml = NULL;
+	g_autofree char *expected = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "a1", BOB "/phone", OWN, "one");
+	fin(f, q, "a1", "a1", TRUE);
+	xmlnode_free(q);
+	close_account(f);
+
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	xml = xmlnode_to_str(q, NULL);
+	expected = g_strdup_printf(
+		"<iq type='set' id='%s'><query xmlns='urn:xmpp:mam:2' "
+		"queryid='%s'><x xmlns='jabber:x:data' type='submit'><field "
+		"var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value>"
+		"</field></x><set xmlns='http://jabber.org/protocol/rsm'>"
+		"<max>250</max><after>a1</after></set></query></iq>",
+		xmlnode_get_attrib(q, "id"), queryid_of(q));
+	g_assert_cmpstr(xml, ==, expected);
+	/* The same message again (the server repeats it): not shown. */
+	feed(f, queryid_of(q), "a1", BOB "/phone", OWN, "one");
+	feed(f, queryid_of(q), "a2", BOB "/phone", OWN, "two");
+	fin(f, q, "a1", "a2", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "a2");
+	g_assert_null(pxm_presenter_find(f->account, BOB, "a1"));
+	xmlnode_free(q);
+}
+
+/* --- Safety ----------------------------------------------------------- */
+
+/* Security considerations: results only for a query we have open, from
+ * the archive it went to. */
+static void
+test_forged_results(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *from_other = NULL;
+	g_autofree char *from_resource = NULL;
+	g_autofree char *unknown = NULL;
+	g_autofree char *no_queryid = NULL;
+	g_autofree char *position = NULL;
+	g_autofree char *ok = NULL;
+	char *p;
+
+	/* Before any query: nothing is open. */
+	unknown = result_xml("nope", "x0", BOB "/phone", OWN, "early",
+			     "2026-01-02T03:04:05Z");
+	g_assert_cmpint(receive(f, unknown), ==, PXM_VERDICT_DROP);
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	ok = result_xml(queryid_of(q), "x1", BOB "/phone", OWN, "forged",
+			"2026-01-02T03:04:05Z");
+	/* The right queryid, but sent by someone else. */
+	p = strstr(ok, "<message to=");
+	g_assert_nonnull(p);
+	from_other = g_strdup_printf("<message from='" BOB "' %s", ok + 9);
+	from_resource = g_strdup_printf("<message from='" BARE "/evil' %s",
+					ok + 9);
+	g_assert_cmpint(receive(f, from_other), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(receive(f, from_resource), ==, PXM_VERDICT_DROP);
+	/* Another queryid. */
+	g_free(unknown);
+	unknown = result_xml("f27", "x2", BOB "/phone", OWN, "forged",
+			     "2026-01-02T03:04:05Z");
+	g_assert_cmpint(receive(f, unknown), ==, PXM_VERDICT_DROP);
+	no_queryid = g_strdup(
+		"<message><result xmlns='urn:xmpp:mam:2' id='x3'><forwarded "
+		"xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' "
+		"from='bob@example.org/a' to='alice@example.org' type='chat'>"
+		"<body>forged</body></message></forwarded></result>"
+		"</message>");
+	g_assert_cmpint(receive(f, no_queryid), ==, PXM_VERDICT_DROP);
+	/* From our bare JID (what servers may also say): accepted. */
+	{
+		g_autofree char *bare =
+			g_strdup_printf("<message from='" BARE "' %s", ok + 9);
+
+		g_assert_cmpint(receive(f, bare), ==, PXM_VERDICT_CONSUMED);
+	}
+	fin(f, q, "x1", "x1", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "x1");
+	g_assert_null(pxm_presenter_find(f->account, BOB, "x2"));
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "x1");
+	xmlnode_free(q);
+}
+
+/* Malformed results are skipped; the rest of the page is kept. */
+static void
+test_malformed_results(Fixture *f, gconstpointer data)
+{
+	static const char *const bad[] = {
+		/* no id */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s'>"
+		"<forwarded xmlns='urn:xmpp:forward:0'><message "
+		"xmlns='jabber:client' from='bob@example.org/a' "
+		"to='alice@example.org' type='chat'><body>b1</body></message>"
+		"</forwarded></result></message>",
+		/* no forwarded */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s' "
+		"id='b2'><message xmlns='jabber:client' "
+		"from='bob@example.org/a' to='alice@example.org' type='chat'>"
+		"<body>b2</body></message></result></message>",
+		/* two messages */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s' "
+		"id='b3'><forwarded xmlns='urn:xmpp:forward:0'><message "
+		"xmlns='jabber:client' from='bob@example.org/a' "
+		"to='alice@example.org' type='chat'><body>b3</body></message>"
+		"<message xmlns='jabber:client' from='bob@example.org/a' "
+		"to='alice@example.org' type='chat'><body>b3</body></message>"
+		"</forwarded></result></message>",
+		/* a message between other people */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s' "
+		"id='b4'><forwarded xmlns='urn:xmpp:forward:0'><message "
+		"xmlns='jabber:client' from='bob@example.org/a' "
+		"to='carol@example.org' type='chat'><body>b4</body></message>"
+		"</forwarded></result></message>",
+		/* no sender */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s' "
+		"id='b5'><forwarded xmlns='urn:xmpp:forward:0'><message "
+		"xmlns='jabber:client' to='alice@example.org' type='chat'>"
+		"<body>b5</body></message></forwarded></result></message>",
+		/* a message removed from the archive (section 3.3) */
+		"<message><result xmlns='urn:xmpp:mam:2' queryid='%s' "
+		"id='b6'><forwarded xmlns='urn:xmpp:forward:0'><delay "
+		"xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/>"
+		"</forwarded></result></message>",
+	};
+	xmlnode *q;
+	g_autofree char *position = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "g1", BOB "/phone", OWN, "good one");
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		GString *xml = g_string_new(bad[i]);
+
+		g_string_replace(xml, "%s", queryid_of(q), 1);
+		g_assert_cmpint(receive(f, xml->str), ==, PXM_VERDICT_DROP);
+		g_string_free(xml, TRUE);
+	}
+	feed(f, queryid_of(q), "g2", BOB "/phone", OWN, "good two");
+	fin(f, q, "g1", "b6", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "g2");
+	g_assert_null(last_shown(f, "carol@example.org"));
+	/* The skipped ones are behind us for good. */
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "b6");
+	xmlnode_free(q);
+}
+
+/* Section 6.1.1: item-not-found for a stale 'after': start again from
+ * the time of the last message, with a new queryid. */
+static void
+test_stale_position(Fixture *f, gconstpointer data)
+{
+	xmlnode *q, *q2;
+	g_autofree char *xml = NULL;
+	g_autofree char *old_result = NULL;
+	g_autofree char *position = NULL;
+	g_autofree char *start = NULL;
+	g_autofree char *after = NULL;
+	xmlnode *field;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "old", BOB "/phone", OWN, "one");
+	fin(f, q, "old", "old", TRUE);
+	xmlnode_free(q);
+	close_account(f);
+
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	after = xmlnode_get_data(xmlnode_get_child(q, "query/set/after"));
+	g_assert_cmpstr(after, ==, "old");
+	xml = g_strdup_printf(
+		"<iq type='error' id='%s'><error type='cancel'><item-not-found "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+		xmlnode_get_attrib(q, "id"));
+	handle_iq(f, xml);
+	q2 = last_query(f);
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	g_assert_cmpstr(queryid_of(q2), !=, queryid_of(q));
+	g_assert_null(xmlnode_get_child(q2, "query/set/after"));
+	field = xmlnode_get_next_twin(xmlnode_get_child(q2, "query/x/field"));
+	g_assert_cmpstr(xmlnode_get_attrib(field, "var"), ==, "start");
+	start = xmlnode_get_data(xmlnode_get_child(field, "value"));
+	/* 2026-01-02T03:04:05Z less the margin. */
+	g_assert_cmpstr(start, ==, "2026-01-02T03:03:05Z");
+	/* Results of the abandoned query no longer count. */
+	old_result = result_xml(queryid_of(q), "z1", BOB "/phone", OWN, "x",
+				"2026-01-02T03:04:05Z");
+	g_assert_cmpint(receive(f, old_result), ==, PXM_VERDICT_DROP);
+	/* The message we had comes again: recognised. */
+	feed(f, queryid_of(q2), "old", BOB "/phone", OWN, "one");
+	feed(f, queryid_of(q2), "new", BOB "/phone", OWN, "two");
+	fin(f, q2, "old", "new", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "new");
+	g_assert_null(pxm_presenter_find(f->account, BOB, "old"));
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "new");
+	xmlnode_free(q);
+	xmlnode_free(q2);
+}
+
+/* Other errors end the catch-up, position untouched, told once. */
+static void
+test_refused(Fixture *f, gconstpointer data)
+{
+	static const char *const conditions[] = { "feature-not-implemented",
+						  "policy-violation" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(conditions); i++) {
+		xmlnode *q;
+		g_autofree char *xml = NULL;
+		g_autofree char *told = NULL;
+		g_autofree char *position = NULL;
+
+		if (i > 0) {
+			close_account(f);
+			open_account(f);
+		}
+		answer_disco(f, WITH_MAM);
+		q = last_query(f);
+		xml = g_strdup_printf(
+			"<iq type='error' id='%s'><error type='cancel'><%s "
+			"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+			"</iq>",
+			xmlnode_get_attrib(q, "id"), conditions[i]);
+		handle_iq(f, xml);
+		g_assert_cmpuint(count_queries(f), ==, 1);
+		told = stored(f, "noticed-error");
+		g_assert_cmpstr(told, ==, conditions[i]);
+		position = stored(f, "position");
+		g_assert_null(position);
+		xmlnode_free(q);
+	}
+}
+
+/* --- Duplicates and positions ----------------------------------------- */
+
+static const char *const live_msg =
+	"<message type='chat' from='bob@example.org/phone' to='" OWN "' "
+	"id='live-1'><body>live</body><stanza-id xmlns='urn:xmpp:sid:0' "
+	"id='L1' by='alice@example.org'/></message>";
+
+/* A message seen live in this session is not shown again from the
+ * archive. */
+static void
+test_dedup_live(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	/* Arrives live while the catch-up runs. */
+	g_assert_cmpint(receive(f, live_msg), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "L1");
+	feed(f, queryid_of(q), "a0", BOB "/phone", OWN, "older");
+	{
+		g_autofree char *xml = g_strdup_printf(
+			"<message to='" OWN "'><result xmlns='urn:xmpp:mam:2' "
+			"queryid='%s' id='L1'><forwarded "
+			"xmlns='urn:xmpp:forward:0'><delay "
+			"xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/>"
+			"<message xmlns='jabber:client' "
+			"from='bob@example.org/phone' to='" OWN "' "
+			"type='chat' id='live-1'><body>live</body></message>"
+			"</forwarded></result></message>",
+			queryid_of(q));
+
+		g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONSUMED);
+	}
+	fin(f, q, "a0", "L1", TRUE);
+	/* a0 was shown after L1; L1 not again. */
+	g_assert_cmpstr(last_shown(f, BOB), ==, "a0");
+	xmlnode_free(q);
+}
+
+/* Live messages move the position once caught up (saved when going
+ * offline), never while the catch-up runs. */
+static void
+test_live_position(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *position = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	g_assert_cmpint(receive(f, live_msg), ==, PXM_VERDICT_CONTINUE);
+	feed(f, queryid_of(q), "a0", BOB "/phone", OWN, "older");
+	fin(f, q, "a0", "a0", TRUE);
+	close_account(f);
+	open_account(f);
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "a0");
+
+	answer_disco(f, WITH_MAM);
+	xmlnode_free(q);
+	q = last_query(f);
+	fin(f, q, NULL, NULL, TRUE);
+	g_assert_cmpint(
+		receive(f, "<message type='chat' from='bob@example.org/phone' "
+			   "id='live-2'><body>live</body><stanza-id "
+			   "xmlns='urn:xmpp:sid:0' id='L2' "
+			   "by='alice@example.org'/></message>"),
+		==, PXM_VERDICT_CONTINUE);
+	/* A stanza-id from someone else moves nothing. */
+	g_assert_cmpint(
+		receive(f, "<message type='chat' from='bob@example.org/phone' "
+			   "id='live-3'><body>live</body><stanza-id "
+			   "xmlns='urn:xmpp:sid:0' id='FORGED' "
+			   "by='bob@example.org'/></message>"),
+		==, PXM_VERDICT_CONTINUE);
+	close_account(f);
+	open_account(f);
+	g_free(position);
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "L2");
+	xmlnode_free(q);
+}
+
+/* A page the server never finished leaves no trace: after a disconnect
+ * (or a crash) it is fetched again and shown then. */
+static void
+test_unfinished_page(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *position = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "u1", BOB "/phone", OWN, "one");
+	close_account(f);
+	open_account(f);
+	position = stored(f, "position");
+	g_assert_null(position);
+	g_assert_false(identity_known(f, BOB, "u1"));
+	answer_disco(f, WITH_MAM);
+	xmlnode_free(q);
+	q = last_query(f);
+	g_assert_null(xmlnode_get_child(q, "query/set/after"));
+	feed(f, queryid_of(q), "u1", BOB "/phone", OWN, "one");
+	fin(f, q, "u1", "u1", TRUE);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "u1");
+	xmlnode_free(q);
+}
+
+/* A reply after stop() touches nothing freed (valgrind/ASan). */
+static void
+test_reply_after_stop(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "s1", BOB "/phone", OWN, "one");
+	g_assert_true(pxm_account_set_active(f->account, extension_index(MAM),
+					     FALSE));
+	fin(f, q, "s1", "s1", TRUE);
+	g_assert_null(last_shown(f, BOB));
+	xmlnode_free(q);
+}
+
+int
+main(int argc, char **argv)
+{
+	pxm_test_init(&argc, &argv);
+#define ADD(path, func)                                                        \
+	g_test_add("/xep0313-mam/" path, Fixture, NULL, setup, func, teardown)
+	ADD("query/first-window", test_first_query);
+	ADD("query/no-archive", test_no_archive);
+	ADD("query/paging", test_paging);
+	ADD("query/resume-from-position", test_resume_from_position);
+	ADD("safety/forged-results", test_forged_results);
+	ADD("safety/malformed-results", test_malformed_results);
+	ADD("errors/stale-position", test_stale_position);
+	ADD("errors/refused", test_refused);
+	ADD("dedup/live", test_dedup_live);
+	ADD("position/live", test_live_position);
+	ADD("position/unfinished-page", test_unfinished_page);
+	ADD("reply-after-stop", test_reply_after_stop);
+	return g_test_run();
+}
