@@ -133,6 +133,20 @@ gboolean pxm_stanza_has_body(const PxmStanza *stanza);
 void pxm_stanza_set(char **field, const char *value);
 
 /**
+ * pxm_xml_child:
+ * @parent: (nullable): an element; NULL gives NULL
+ * @name: the child's element name (a name, not a path)
+ * @ns: (nullable): its namespace; NULL matches any namespace
+ *
+ * Looks up the first child element of @parent with that name and
+ * namespace.  Use it rather than xmlnode_get_child*(), which split @name
+ * as a path on every call.
+ *
+ * Returns: (transfer none) (nullable): the child, borrowed from @parent.
+ */
+xmlnode *pxm_xml_child(xmlnode *parent, const char *name, const char *ns);
+
+/**
  * PxmStageFunc:
  * @account: the account the stanza belongs to
  * @state: what the extension's start() returned for this account
@@ -239,6 +253,56 @@ void pxm_account_send(PxmAccount *account, xmlnode *stanza);
  */
 gboolean pxm_account_peer_has_feature(PxmAccount *account, const char *full_jid,
 				      const char *feature);
+
+/**
+ * pxm_account_shares_presence:
+ * @bare_jid: a contact's normalised bare JID
+ *
+ * Whether @bare_jid may be told what presence would tell (XEP-0184
+ * section 9, XEP-0333 section 11: receipts and markers leak presence).
+ * libpurple 2 does not expose subscription states: the contact must be in
+ * the roster and we must receive their presence (an online resource, as
+ * libpurple or the host saw it).  Without a libpurple account (unit tests)
+ * the roster is not asked: an available presence received is enough.
+ *
+ * Returns: TRUE if the contact shares presence with this account.
+ */
+gboolean pxm_account_shares_presence(PxmAccount *account, const char *bare_jid);
+
+/**
+ * pxm_account_peer_may_support:
+ * @jid: a contact's full or bare JID
+ * @feature: a disco feature, e.g. PXM_NS_RECEIPTS
+ *
+ * Whether a message to @jid may be understood as using @feature, from the
+ * presence the host saw (roster contacts only).  A full JID whose resource
+ * announced XEP-0115 caps: whether those caps list @feature; a resource
+ * that announced none, or is unknown: TRUE.  A bare JID (the server picks
+ * the resource): TRUE unless every online resource announced caps and none
+ * lists @feature; TRUE when no resource is known.
+ *
+ * Returns: FALSE only when @jid is known not to support @feature.
+ */
+gboolean pxm_account_peer_may_support(PxmAccount *account, const char *jid,
+				      const char *feature);
+
+/**
+ * pxm_account_occupant_joined_since:
+ * @occupant: (nullable): a room occupant, room@service/nick, normalised
+ *   (as pxm_jid_normalize_dup() gives it)
+ * @when: a time, Unix seconds (e.g. a PxmShownMessage's timestamp)
+ *
+ * In a room, the entity behind a nick may change when it leaves and joins
+ * again: the host notes from the room's presence when each occupant was
+ * seen joining (the occupants already there when we joined: when we
+ * joined), forgets an occupant when it leaves and the whole room when we
+ * leave it.
+ *
+ * Returns: TRUE if @occupant is in the room and has been since @when or
+ * earlier; FALSE when it is not known to be there or joined after @when.
+ */
+gboolean pxm_account_occupant_joined_since(PxmAccount *account,
+					   const char *occupant, gint64 when);
 
 /**
  * pxm_account_has_stream_feature:
@@ -411,6 +475,22 @@ typedef enum {
 const PxmShownMessage *pxm_presenter_last(PxmAccount *account,
 					  const char *conversation,
 					  PxmLast which);
+
+/**
+ * pxm_text_first_words_dup:
+ * @text: (nullable): any text, e.g. a PxmShownMessage's excerpt
+ * @max_chars: the most characters (code points) to keep, "…" excluded
+ *
+ * The first words of @text on one line, for a quote in a notice or a mark:
+ * runs of white space (line breaks included) become one space, leading
+ * and trailing ones are dropped, and Unicode direction controls (which
+ * could turn the rest of the line around) are left out.  A longer text is
+ * cut at the end of a word when one ends past half of @max_chars (else
+ * within the word) and ends with "…".  Not escaped: escape it for HTML.
+ *
+ * Returns: (transfer full): the words, "" for NULL or an empty text.
+ */
+char *pxm_text_first_words_dup(const char *text, guint max_chars);
 
 /**
  * pxm_presenter_notice:

@@ -29,12 +29,13 @@ pxm_stanza_set(char **field, const char *value)
 	g_free(old);
 }
 
-/* The first child element @name in namespace @ns (NULL: any).  libpurple's
- * xmlnode_get_child*() split the name as a path on every call, which shows
- * on a path run for every message. */
-static xmlnode *
-child(xmlnode *parent, const char *name, const char *ns)
+/* libpurple's xmlnode_get_child*() split the name as a path on every call,
+ * which shows on a path run for every message. */
+xmlnode *
+pxm_xml_child(xmlnode *parent, const char *name, const char *ns)
 {
+	if (parent == NULL)
+		return NULL;
 	for (xmlnode *c = parent->child; c != NULL; c = c->next)
 		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, name) == 0 &&
 		    (ns == NULL ||
@@ -76,11 +77,12 @@ pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 	st->id = xmlnode_get_attrib(node, "id");
 	if (st->kind != PXM_STANZA_MESSAGE)
 		return;
-	if (outgoing && (body = child(node, "body", NULL)) != NULL)
+	if (outgoing && (body = pxm_xml_child(node, "body", NULL)) != NULL)
 		st->body = xmlnode_get_data(body);
 	/* XEP-0203: the original send time of a message stored and delivered
 	 * later (offline storage, room history). */
-	if (!outgoing && (delay = child(node, "delay", PXM_NS_DELAY)) != NULL &&
+	if (!outgoing &&
+	    (delay = pxm_xml_child(node, "delay", PXM_NS_DELAY)) != NULL &&
 	    (stamp = xmlnode_get_attrib(delay, "stamp")) != NULL)
 		st->timestamp = parse_stamp(stamp);
 }
@@ -88,8 +90,9 @@ pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 gboolean
 pxm_stanza_has_body(const PxmStanza *st)
 {
-	return st->body != NULL || (st->message != NULL &&
-				    child(st->message, "body", NULL) != NULL);
+	return st->body != NULL ||
+	       (st->message != NULL &&
+		pxm_xml_child(st->message, "body", NULL) != NULL);
 }
 
 void
@@ -123,6 +126,11 @@ pxm_account_new(PxmRegistry *registry, PurpleConnection *gc, const char *jid,
 	account->send_data = send_data;
 	account->iq = pxm_iq_tracker_new(account, jid);
 	account->presenter = pxm_presenter_new(account);
+	account->contacts =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				      (GDestroyNotify)g_hash_table_unref);
+	account->joined = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						g_free);
 	return account;
 }
 
@@ -136,6 +144,8 @@ pxm_account_free(PxmAccount *account, const GError *reason)
 		pxm_account_set_active(account, i, FALSE);
 	pxm_iq_tracker_free(account->iq, reason);
 	pxm_presenter_free(account->presenter);
+	g_hash_table_unref(account->joined);
+	g_hash_table_unref(account->contacts);
 	pxm_store_close(account->store);
 	g_free(account->active);
 	g_free(account->states);
@@ -257,6 +267,206 @@ pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
 	pxm_account_send(account, iq);
 }
 
+/* --- Contacts' presence ---------------------------------------------- */
+
+/* What we know of a contact's resource from its presence. */
+enum {
+	RESOURCE_ONLINE = 1,
+	RESOURCE_CAPS = 2, /* it announced XEP-0115 caps */
+};
+
+static void
+forget_resource(PxmAccount *account, const char *bare, const char *resource)
+{
+	GHashTable *resources = g_hash_table_lookup(account->contacts, bare);
+
+	if (resources == NULL)
+		return;
+	if (resource != NULL)
+		g_hash_table_remove(resources, resource);
+	if (resource == NULL || g_hash_table_size(resources) == 0)
+		g_hash_table_remove(account->contacts, bare);
+}
+
+/*
+ * Which resources of each contact are online, and whether they announced
+ * their features (XEP-0115).  libpurple's API tells neither (prpl-jabber
+ * keeps resources private), so presence is read on its way in.  Only
+ * contacts in the roster are kept: that bounds the table, and nobody else
+ * is asked about (receipts, markers).
+ */
+static void
+track_presence(PxmAccount *account, const PxmStanza *st)
+{
+	g_autofree char *bare = pxm_jid_bare_dup(st->from);
+	const char *resource = pxm_jid_resource_peek(st->from);
+	GHashTable *resources;
+	int flags = RESOURCE_ONLINE;
+
+	if (bare == NULL || pxm_account_is_own_bare_jid(account, bare))
+		return;
+	if (st->type != NULL) {
+		if (g_str_equal(st->type, "unavailable") ||
+		    g_str_equal(st->type, "error") ||
+		    g_str_equal(st->type, "unsubscribed"))
+			forget_resource(account, bare, resource);
+		return;
+	}
+	/* Room occupants are no contacts. */
+	if (resource == NULL ||
+	    pxm_xml_child(st->stanza, "x", PXM_NS_MUC_USER) != NULL ||
+	    (account->purple != NULL &&
+	     purple_find_buddy(account->purple, bare) == NULL))
+		return;
+	if (pxm_xml_child(st->stanza, "c", PXM_NS_CAPS) != NULL)
+		flags |= RESOURCE_CAPS;
+	resources = g_hash_table_lookup(account->contacts, bare);
+	if (resources == NULL) {
+		resources = g_hash_table_new_full(g_str_hash, g_str_equal,
+						  g_free, NULL);
+		g_hash_table_insert(account->contacts, g_strdup(bare),
+				    resources);
+	}
+	g_hash_table_insert(resources, g_strdup(resource),
+			    GINT_TO_POINTER(flags));
+}
+
+/*
+ * libpurple 2 does not expose the roster's subscription states; what it
+ * tells is whether the contact is in the roster and whether we receive
+ * their presence (the server sends it for subscriptions 'to' and 'both',
+ * and 'both' is what clients set up).  Both are required.
+ */
+gboolean
+pxm_account_shares_presence(PxmAccount *account, const char *bare_jid)
+{
+	PurpleBuddy *buddy;
+
+	if (account->purple != NULL) {
+		buddy = purple_find_buddy(account->purple, bare_jid);
+		if (buddy == NULL)
+			return FALSE;
+		/* Presence received before the host saw it (the plugin was
+		 * loaded after signing in). */
+		if (PURPLE_BUDDY_IS_ONLINE(buddy))
+			return TRUE;
+	}
+	return g_hash_table_contains(account->contacts, bare_jid);
+}
+
+/*
+ * To a full JID, ask its caps when it announced some; to a bare JID, the
+ * server picks the resource and support cannot be known: TRUE unless
+ * every online resource announced caps without @feature (Conversations
+ * and Dino always ask).
+ */
+gboolean
+pxm_account_peer_may_support(PxmAccount *account, const char *jid,
+			     const char *feature)
+{
+	g_autofree char *bare = pxm_jid_bare_dup(jid);
+	GHashTable *resources =
+		bare != NULL ? g_hash_table_lookup(account->contacts, bare)
+			     : NULL;
+	const char *resource = pxm_jid_resource_peek(jid);
+	GHashTableIter iter;
+	gpointer name, flags;
+
+	if (resource != NULL) {
+		flags = resources != NULL
+				? g_hash_table_lookup(resources, resource)
+				: NULL;
+		if (GPOINTER_TO_INT(flags) & RESOURCE_CAPS)
+			return pxm_account_peer_has_feature(account, jid,
+							    feature);
+		return TRUE; /* nothing known of it */
+	}
+	if (resources == NULL)
+		return TRUE;
+	g_hash_table_iter_init(&iter, resources);
+	while (g_hash_table_iter_next(&iter, &name, &flags)) {
+		g_autofree char *full = NULL;
+
+		if (!(GPOINTER_TO_INT(flags) & RESOURCE_CAPS))
+			return TRUE;
+		full = g_strconcat(bare, "/", (const char *)name, NULL);
+		if (pxm_account_peer_has_feature(account, full, feature))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* --- Room occupants ------------------------------------------------- */
+
+/* Past this size the table starts over (long sessions, hostile rooms). */
+#define OCCUPANTS_MAX 10000
+
+static gboolean
+has_status(xmlnode *x, const char *code)
+{
+	for (xmlnode *c = x->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG &&
+		    g_str_equal(c->name, "status") &&
+		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+has_prefix(gpointer key, gpointer value, gpointer prefix)
+{
+	return g_str_has_prefix(key, prefix);
+}
+
+/* In a room, the entity behind a nick may change when it leaves and joins
+ * again: joins are noted to tell sessions apart (XEP-0308 section 6). */
+static void
+track_occupant(PxmAccount *account, const PxmStanza *st)
+{
+	xmlnode *x = pxm_xml_child(st->stanza, "x", PXM_NS_MUC_USER);
+	g_autofree char *occupant = NULL;
+	const char *nick;
+	gint64 *when;
+
+	if (x == NULL || (occupant = pxm_jid_normalize_dup(st->from)) == NULL ||
+	    (nick = pxm_jid_resource_peek(occupant)) == NULL)
+		return;
+	if (g_strcmp0(st->type, "unavailable") == 0) {
+		if (has_status(x, "110")) {
+			/* We left: the nicks we find at our next join may
+			 * belong to others. */
+			g_autofree char *room = g_strndup(occupant,
+							  nick - occupant);
+
+			g_hash_table_foreach_remove(account->joined, has_prefix,
+						    room);
+		} else {
+			g_hash_table_remove(account->joined, occupant);
+		}
+		return;
+	}
+	if (st->type != NULL ||
+	    g_hash_table_contains(account->joined, occupant))
+		return;
+	if (g_hash_table_size(account->joined) >= OCCUPANTS_MAX)
+		g_hash_table_remove_all(account->joined);
+	when = g_new(gint64, 1);
+	*when = g_get_real_time() / G_USEC_PER_SEC;
+	g_hash_table_insert(account->joined, g_steal_pointer(&occupant), when);
+}
+
+gboolean
+pxm_account_occupant_joined_since(PxmAccount *account, const char *occupant,
+				  gint64 when)
+{
+	const gint64 *joined;
+
+	if (occupant == NULL)
+		return FALSE;
+	joined = g_hash_table_lookup(account->joined, occupant);
+	return joined != NULL && when >= *joined;
+}
+
 /* --- Pipelines -------------------------------------------------------- */
 
 static PxmVerdict
@@ -297,7 +507,8 @@ present(PxmAccount *account, PxmStanza *st)
 	if (!is_shown_message(st))
 		return FALSE;
 	if (st->body == NULL && st->html == NULL)
-		st->body = xmlnode_get_data(child(st->message, "body", NULL));
+		st->body = xmlnode_get_data(
+			pxm_xml_child(st->message, "body", NULL));
 	if (!pxm_presenter_show(account, st)) {
 		purple_debug_info(CATEGORY,
 				  "not showing a message already shown (id "
@@ -311,6 +522,11 @@ present(PxmAccount *account, PxmStanza *st)
 PxmVerdict
 pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 {
+	/* Before the stages: what they ask of presence includes this one. */
+	if (st->kind == PXM_STANZA_PRESENCE) {
+		track_presence(account, st);
+		track_occupant(account, st);
+	}
 	for (PxmPhase p = PXM_PHASE_UNWRAP; p <= PXM_PHASE_PRESENT; p++) {
 		PxmVerdict v = run_phase(account, p, st);
 

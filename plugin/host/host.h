@@ -28,8 +28,15 @@ struct PxmAccount {
 	PxmIqTracker *iq;
 	PxmPresenter *presenter;
 	PxmRegistry *registry; /* borrowed */
-	gboolean *active;      /* per extension index */
-	gpointer *states;      /* per extension index */
+	/* Bare JID -> (resource -> RESOURCE_* flags): the resources of roster
+	 * contacts whose available presence was received. */
+	GHashTable *contacts;
+	/* Normalised room/nick -> gint64 *, Unix seconds: when the occupant
+	 * was seen joining (for those there when we joined: when we
+	 * joined). */
+	GHashTable *joined;
+	gboolean *active; /* per extension index */
+	gpointer *states; /* per extension index */
 	PxmSendFunc send;
 	gpointer send_data;
 };

@@ -348,6 +348,54 @@ excerpt_length(const char *text, gsize len)
 	return end != NULL ? (gsize)(end - text) : 0;
 }
 
+static gboolean
+is_bidi_control(gunichar c)
+{
+	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+	       c == 0x200E || c == 0x200F;
+}
+
+/* Direction controls are left out: they could turn the rest of the line
+ * around. */
+char *
+pxm_text_first_words_dup(const char *text, guint max_chars)
+{
+	GString *out = g_string_new(NULL);
+	gboolean space = FALSE;
+	guint n = 0;
+
+	for (const char *p = text != NULL ? text : ""; *p != '\0';
+	     p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (g_unichar_isspace(c)) {
+			space = out->len > 0;
+			continue;
+		}
+		if (is_bidi_control(c))
+			continue;
+		if (n + (space ? 1 : 0) >= max_chars) {
+			const char *cut = strrchr(out->str, ' ');
+
+			/* At a word's end when there is one near. */
+			if (cut != NULL &&
+			    g_utf8_strlen(out->str, cut - out->str) >
+				    max_chars / 2)
+				g_string_truncate(out, cut - out->str);
+			g_string_append(out, "…");
+			break;
+		}
+		if (space) {
+			g_string_append_c(out, ' ');
+			n++;
+			space = FALSE;
+		}
+		g_string_append_unichar(out, c);
+		n++;
+	}
+	return g_string_free(out, FALSE);
+}
+
 /*
  * The body text of a message, copied only when it must be: a produced
  * body, or the text of <body/>.  The XML parser keeps text it was handed

@@ -5,71 +5,19 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 #define OWN "alice@example.org/pidgin"
 
-typedef struct {
-	char *dir;
-	char *path;
-	PxmAccount *account;
-} Fixture;
-
-static void
-drop_sent(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	xmlnode_free(stanza);
-}
-
-static PxmAccount *
-open_account(Fixture *f)
-{
-	g_autoptr(GError) error = NULL;
-	PxmStore *store = pxm_store_open(f->path, &error);
-
-	PxmAccount *account;
-
-	g_assert_no_error(error);
-	account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				  drop_sent, NULL);
-	/* For origin-ids and stanza-ids to be read. */
-	g_assert_true(pxm_account_set_active(
-		account,
-		pxm_registry_lookup(pxm_host_get_registry(),
-				    "xep0359-stanza-id")
-			->index,
-		TRUE));
-	return account;
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-presenter-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->account = open_account(f);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	g_autoptr(GDir) d = NULL;
-	const char *name;
-
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	d = g_dir_open(f->dir, 0, NULL);
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(f->dir, name, NULL);
-		g_remove(p);
-	}
-	g_rmdir(f->dir);
-	g_free(f->dir);
-	g_free(f->path);
+	pxm_test_account_setup(f, OWN, FALSE);
+	/* For origin-ids and stanza-ids to be read. */
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 }
 
 /* Feeds a message through the incoming pipeline (and so the live gate);
@@ -242,9 +190,162 @@ test_live_written_offline(Fixture *f, gconstpointer data)
 						NULL, NULL));
 	g_assert_false(found);
 
-	pxm_account_free(f->account, NULL);
-	f->account = open_account(f);
+	pxm_test_account_close(f);
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	g_assert_false(admit(f, again));
+}
+
+static void
+test_first_words(Fixture *f, gconstpointer data)
+{
+	static const struct {
+		const char *text;
+		guint max;
+		const char *words;
+	} cases[] = {
+		{ NULL, 10, "" },
+		{ "", 10, "" },
+		{ "  Hello\n\t world  ", 40, "Hello world" },
+		/* Direction controls (RLO, LRI, RLM) left out. */
+		{ "a\u202Eb\u2066c\u200F d", 40, "abc d" },
+		/* Cut at a word's end past half of the bound... */
+		{ "one two three four", 10, "one two…" },
+		/* ...within the word when none ends that far... */
+		{ "a bcdefghij", 6, "a bcde…" },
+		{ "abcdefghijkl", 5, "abcde…" },
+		/* ...and counted in characters, not bytes. */
+		{ "ééééé ééé", 7, "ééééé…" },
+		{ "exactly ten", 11, "exactly ten" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *words = pxm_text_first_words_dup(cases[i].text,
+								  cases[i].max);
+
+		g_assert_cmpstr(words, ==, cases[i].words);
+	}
+}
+
+#define BOB "bob@example.org"
+#define CAPS                                                                   \
+	"<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "             \
+	"node='https://example.org' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
+
+static void
+test_presence_shared(Fixture *f, gconstpointer data)
+{
+	g_assert_false(pxm_account_shares_presence(f->account, BOB));
+	/* Read before any stage runs: no extension needs to be on. */
+	pxm_test_receive(f, "<presence from='Bob@Example.org/phone'/>");
+	g_assert_true(pxm_account_shares_presence(f->account, BOB));
+	pxm_test_receive(f, "<presence from='" BOB "/laptop'/>");
+	pxm_test_receive(f,
+			 "<presence from='" BOB "/phone' type='unavailable'/>");
+	g_assert_true(pxm_account_shares_presence(f->account, BOB));
+	pxm_test_receive(f, "<presence from='" BOB "/laptop' type='error'/>");
+	g_assert_false(pxm_account_shares_presence(f->account, BOB));
+
+	/* Losing the subscription forgets every resource. */
+	pxm_test_receive(f, "<presence from='" BOB "/phone'/>");
+	pxm_test_receive(f, "<presence from='" BOB "/laptop'/>");
+	pxm_test_receive(f, "<presence from='" BOB "' type='unsubscribed'/>");
+	g_assert_false(pxm_account_shares_presence(f->account, BOB));
+
+	/* Room occupants, a bare JID, other types and our own resources are
+	 * no contacts' resources. */
+	pxm_test_receive(
+		f, "<presence from='room@muc.example.org/bob'><x "
+		   "xmlns='http://jabber.org/protocol/muc#user'/></presence>");
+	g_assert_false(pxm_account_shares_presence(f->account,
+						   "room@muc.example.org"));
+	pxm_test_receive(f, "<presence from='" BOB "'/>");
+	pxm_test_receive(f, "<presence from='" BOB "/x' type='subscribe'/>");
+	g_assert_false(pxm_account_shares_presence(f->account, BOB));
+	pxm_test_receive(f, "<presence from='alice@example.org/phone'/>");
+	g_assert_false(
+		pxm_account_shares_presence(f->account, "alice@example.org"));
+}
+
+/* Without libpurple (unit tests) no caps are known: a resource that
+ * announced caps has none of the features asked about. */
+static void
+test_presence_may_support(Fixture *f, gconstpointer data)
+{
+	const char *feature = "urn:xmpp:receipts";
+
+	/* Nothing known: asking is allowed. */
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB, feature));
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB "/phone",
+						   feature));
+
+	pxm_test_receive(f,
+			 "<presence from='" BOB "/phone'>" CAPS "</presence>");
+	g_assert_false(pxm_account_peer_may_support(f->account, BOB "/phone",
+						    feature));
+	g_assert_false(pxm_account_peer_may_support(f->account, BOB, feature));
+	/* Another resource: unknown. */
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB "/laptop",
+						   feature));
+
+	/* One resource without caps: the bare JID may reach it. */
+	pxm_test_receive(f, "<presence from='" BOB "/laptop'/>");
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB, feature));
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB "/laptop",
+						   feature));
+	g_assert_false(pxm_account_peer_may_support(f->account, BOB "/phone",
+						    feature));
+
+	pxm_test_receive(f, "<presence from='" BOB
+			    "/laptop' type='unavailable'/>");
+	g_assert_false(pxm_account_peer_may_support(f->account, BOB, feature));
+	pxm_test_receive(f,
+			 "<presence from='" BOB "/phone' type='unavailable'/>");
+	g_assert_true(pxm_account_peer_may_support(f->account, BOB, feature));
+}
+
+#define ROOM "room@muc.example.org"
+#define MUC_X "<x xmlns='http://jabber.org/protocol/muc#user'/>"
+
+static void
+test_occupant_joined(Fixture *f, gconstpointer data)
+{
+	gint64 later = g_get_real_time() / G_USEC_PER_SEC + 60;
+
+	g_assert_false(
+		pxm_account_occupant_joined_since(f->account, NULL, later));
+	g_assert_false(pxm_account_occupant_joined_since(f->account,
+							 ROOM "/bob", later));
+	/* Only a room's presence tells of occupants. */
+	pxm_test_receive(f, "<presence from='" ROOM "/bob'/>");
+	g_assert_false(pxm_account_occupant_joined_since(f->account,
+							 ROOM "/bob", later));
+
+	pxm_test_receive(f, "<presence from='Room@MUC.example.org/bob'>" MUC_X
+			    "</presence>");
+	pxm_test_receive(f, "<presence from='" ROOM "/carol'>" MUC_X
+			    "</presence>");
+	g_assert_true(pxm_account_occupant_joined_since(f->account, ROOM "/bob",
+							later));
+	/* Not for what was sent before the join. */
+	g_assert_false(pxm_account_occupant_joined_since(f->account,
+							 ROOM "/bob", 1000));
+
+	/* An occupant leaves: its nick is free for someone else. */
+	pxm_test_receive(f, "<presence from='" ROOM
+			    "/bob' type='unavailable'>" MUC_X "</presence>");
+	g_assert_false(pxm_account_occupant_joined_since(f->account,
+							 ROOM "/bob", later));
+	g_assert_true(pxm_account_occupant_joined_since(f->account,
+							ROOM "/carol", later));
+
+	/* We leave (status 110): every occupant of the room is forgotten. */
+	pxm_test_receive(
+		f, "<presence from='" ROOM "/alice' type='unavailable'><x "
+		   "xmlns='http://jabber.org/protocol/muc#user'><status "
+		   "code='110'/></x></presence>");
+	g_assert_false(pxm_account_occupant_joined_since(f->account,
+							 ROOM "/carol", later));
 }
 
 int
@@ -252,7 +353,8 @@ main(int argc, char **argv)
 {
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func)                                                        \
-	g_test_add("/presenter/" path, Fixture, NULL, setup, func, teardown)
+	g_test_add("/presenter/" path, Fixture, NULL, setup, func,             \
+		   pxm_test_account_teardown)
 	ADD("find-and-last", test_find_and_last);
 	ADD("sent-remembered", test_sent_remembered);
 	ADD("last-by-time", test_last_by_time);
@@ -260,5 +362,9 @@ main(int argc, char **argv)
 	ADD("excerpt-pieces", test_excerpt_pieces);
 	ADD("bounded", test_bounded);
 	ADD("live-written-offline", test_live_written_offline);
+	ADD("first-words", test_first_words);
+	ADD("presence/shared", test_presence_shared);
+	ADD("presence/may-support", test_presence_may_support);
+	ADD("occupant-joined", test_occupant_joined);
 	return g_test_run();
 }

@@ -9,6 +9,7 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 /* The XEP's examples: Northumberland asks King Richard for a receipt.  We
@@ -30,21 +31,10 @@ extern const PxmExtensionClass pxm_xep0184_receipts;
 	"<request xmlns='urn:xmpp:receipts'/></message>"
 
 typedef struct {
-	char *dir;
-	PxmAccount *account;
-	GPtrArray *sent;
+	PxmTestAccount t;
 	GPtrArray *signals; /* "who id" of each delivered signal */
 	PurplePlugin plugin;
 } Fixture;
-
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
 
 static void
 on_delivered(PurpleAccount *account, const char *who, const char *id,
@@ -55,134 +45,28 @@ on_delivered(PurpleAccount *account, const char *who, const char *id,
 	g_ptr_array_add(f->signals, g_strdup_printf("%s %s", who, id));
 }
 
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
 	purple_signals_init();
-	g_assert_true(pxm_host_init(&error));
+	pxm_test_account_setup(&f->t, OWN, FALSE);
 	pxm_xep0184_receipts.plugin_load(&f->plugin);
 	purple_signal_connect(&f->plugin, SIGNAL_DELIVERED, f,
 			      PURPLE_CALLBACK(on_delivered), f);
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
 	f->signals = g_ptr_array_new_with_free_func(g_free);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index(EXT), TRUE));
+		pxm_test_account_activate(&f->t, EXT);
 }
 
 static void
 teardown(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GDir) d = NULL;
-	const char *name;
-
-	pxm_account_free(f->account, NULL);
+	pxm_test_account_close(&f->t);
 	purple_signals_disconnect_by_handle(f);
 	pxm_xep0184_receipts.plugin_unload(&f->plugin);
-	pxm_host_shutdown();
+	pxm_test_account_teardown(&f->t, NULL);
 	purple_signals_uninit();
-	d = g_dir_open(f->dir, 0, NULL);
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(f->dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(f->dir);
-	g_free(f->dir);
-	g_ptr_array_unref(f->sent);
 	g_ptr_array_unref(f->signals);
-}
-
-static xmlnode *
-parse(const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	return node;
-}
-
-static guint
-count_children(xmlnode *node, const char *name, const char *ns)
-{
-	guint n = 0;
-
-	for (xmlnode *c = node->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
-			n++;
-	return n;
-}
-
-/* Sends @xml through the outgoing pipeline; returns what the prpl would
- * write. */
-static char *
-send_out(Fixture *f, const char *xml)
-{
-	xmlnode *node = parse(xml);
-	PxmStanza st;
-	char *out;
-
-	pxm_stanza_init(&st, node, TRUE);
-	pxm_pipeline_outgoing(f->account, &st);
-	pxm_stanza_clear(&st);
-	out = xmlnode_to_str(node, NULL);
-	xmlnode_free(node);
-	return out;
-}
-
-static PxmVerdict
-receive(Fixture *f, const char *xml)
-{
-	xmlnode *node = parse(xml);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
-}
-
-/* What an unwrap stage leaves for a forwarded message (a carbon or an
- * archive result): the facts point at the inner message. */
-static void
-receive_forwarded(Fixture *f, const char *inner_xml, PxmOrigin origin,
-		  gboolean sent_by_me)
-{
-	xmlnode *outer = parse("<message from='" OWN_BARE "' to='" OWN "'/>");
-	xmlnode *inner = parse(inner_xml);
-	PxmStanza st;
-
-	xmlnode_insert_child(outer, inner);
-	pxm_stanza_init(&st, outer, FALSE);
-	st.message = inner;
-	st.type = xmlnode_get_attrib(inner, "type");
-	st.from = xmlnode_get_attrib(inner, "from");
-	st.to = xmlnode_get_attrib(inner, "to");
-	st.id = xmlnode_get_attrib(inner, "id");
-	st.origin = origin;
-	st.sent_by_me = sent_by_me;
-	pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(outer);
 }
 
 static void
@@ -192,37 +76,21 @@ peer_online(Fixture *f, const char *extra)
 					       "' to='" OWN "'>%s</presence>",
 					       extra != NULL ? extra : "");
 
-	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(&f->t, xml), ==, PXM_VERDICT_CONTINUE);
 }
 
 #define CAPS                                                                   \
 	"<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "             \
 	"node='https://example.org' ver='QgayPKawpkPSDYmwT/WM94uAlu0='/>"
 
-/* The sent stanza @i with its random id replaced by "ID". */
-static char *
-sent_xml(Fixture *f, guint i)
-{
-	xmlnode *node;
-	char *xml;
-
-	g_assert_cmpuint(i, <, f->sent->len);
-	node = parse(f->sent->pdata[i]);
-	g_assert_true(g_uuid_string_is_valid(xmlnode_get_attrib(node, "id")));
-	xmlnode_set_attrib(node, "id", "ID");
-	xml = xmlnode_to_str(node, NULL);
-	xmlnode_free(node);
-	return xml;
-}
-
 /* --- Requesting ------------------------------------------------------- */
 
 static void
 test_request_added(Fixture *f, gconstpointer data)
 {
-	g_autofree char *out = send_out(f, "<message type='chat' to='" PEER_BARE
-					   "' id='purple1'>"
-					   "<body>Hi</body></message>");
+	g_autofree char *out = pxm_test_send_out(
+		&f->t, "<message type='chat' to='" PEER_BARE "' id='purple1'>"
+		       "<body>Hi</body></message>");
 
 	/* Section 5.1: to a bare JID of which nothing is known, a request
 	 * may be included. */
@@ -236,18 +104,20 @@ test_request_added(Fixture *f, gconstpointer data)
 static void
 test_request_idempotent(Fixture *f, gconstpointer data)
 {
-	xmlnode *node = parse("<message type='chat' to='" PEER "' "
-			      "id='purple2'><body>Hi</body></message>");
+	xmlnode *node = pxm_test_parse(
+		"<message type='chat' to='" PEER "' "
+		"id='purple2'><body>Hi</body></message>");
 
 	for (guint i = 0; i < 3; i++) {
 		PxmStanza st;
 
 		pxm_stanza_init(&st, node, TRUE);
-		pxm_pipeline_outgoing(f->account, &st);
+		pxm_pipeline_outgoing(f->t.account, &st);
 		pxm_stanza_clear(&st);
 	}
-	g_assert_cmpuint(count_children(node, "request", "urn:xmpp:receipts"),
-			 ==, 1);
+	g_assert_cmpuint(
+		pxm_test_count_children(node, "request", "urn:xmpp:receipts"),
+		==, 1);
 	xmlnode_free(node);
 }
 
@@ -283,7 +153,7 @@ test_request_not_added(Fixture *f, gconstpointer data)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree char *out = send_out(f, cases[i]);
+		g_autofree char *out = pxm_test_send_out(&f->t, cases[i]);
 
 		g_assert_null(strstr(out, "<request"));
 	}
@@ -301,25 +171,32 @@ test_request_caps(Fixture *f, gconstpointer data)
 	g_autofree char *gone = NULL;
 
 	peer_online(f, CAPS);
-	full = send_out(f, "<message type='chat' to='" PEER "' id='1'>"
-			   "<body>Hi</body></message>");
+	full = pxm_test_send_out(&f->t,
+				 "<message type='chat' to='" PEER "' id='1'>"
+				 "<body>Hi</body></message>");
 	g_assert_null(strstr(full, "<request"));
 	/* To the bare JID: its only resource lacks it. */
-	bare = send_out(f, "<message type='chat' to='" PEER_BARE "' id='2'>"
-			   "<body>Hi</body></message>");
+	bare = pxm_test_send_out(&f->t, "<message type='chat' to='" PEER_BARE
+					"' id='2'>"
+					"<body>Hi</body></message>");
 	g_assert_null(strstr(bare, "<request"));
 	/* Another resource that says nothing of its features may support
 	 * it. */
-	g_assert_cmpint(receive(f, "<presence from='" PEER_BARE "/phone'/>"),
+	g_assert_cmpint(pxm_test_receive(&f->t, "<presence from='" PEER_BARE
+						"/phone'/>"),
 			==, PXM_VERDICT_CONTINUE);
-	bare2 = send_out(f, "<message type='chat' to='" PEER_BARE "' id='3'>"
-			    "<body>Hi</body></message>");
+	bare2 = pxm_test_send_out(&f->t, "<message type='chat' to='" PEER_BARE
+					 "' id='3'>"
+					 "<body>Hi</body></message>");
 	g_assert_nonnull(strstr(bare2, "<request xmlns='urn:xmpp:receipts'/>"));
 	/* Gone offline: nothing known any more. */
-	receive(f, "<presence from='" PEER_BARE "/phone' type='unavailable'/>");
-	receive(f, "<presence from='" PEER "' type='unavailable'/>");
-	gone = send_out(f, "<message type='chat' to='" PEER "' id='4'>"
-			   "<body>Hi</body></message>");
+	pxm_test_receive(&f->t, "<presence from='" PEER_BARE
+				"/phone' type='unavailable'/>");
+	pxm_test_receive(&f->t,
+			 "<presence from='" PEER "' type='unavailable'/>");
+	gone = pxm_test_send_out(&f->t,
+				 "<message type='chat' to='" PEER "' id='4'>"
+				 "<body>Hi</body></message>");
 	g_assert_nonnull(strstr(gone, "<request xmlns='urn:xmpp:receipts'/>"));
 }
 
@@ -329,8 +206,9 @@ test_request_without_caps(Fixture *f, gconstpointer data)
 	g_autofree char *out = NULL;
 
 	peer_online(f, NULL);
-	out = send_out(f, "<message type='chat' to='" PEER "' id='1'>"
-			  "<body>Hi</body></message>");
+	out = pxm_test_send_out(&f->t,
+				"<message type='chat' to='" PEER "' id='1'>"
+				"<body>Hi</body></message>");
 	g_assert_nonnull(strstr(out, "<request xmlns='urn:xmpp:receipts'/>"));
 }
 
@@ -343,9 +221,10 @@ test_answer_example(Fixture *f, gconstpointer data)
 	g_autofree char *xml = NULL;
 
 	peer_online(f, NULL);
-	g_assert_cmpint(receive(f, CONTENT_MESSAGE), ==, PXM_VERDICT_CONTINUE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
-	xml = sent_xml(f, 0);
+	g_assert_cmpint(pxm_test_receive(&f->t, CONTENT_MESSAGE), ==,
+			PXM_VERDICT_CONTINUE);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	xml = pxm_test_sent_dup(&f->t, 0);
 	g_assert_cmpstr(xml, ==,
 			"<message to='" PEER "' id='ID'>"
 			"<received xmlns='urn:xmpp:receipts' "
@@ -359,10 +238,11 @@ test_answer_chat(Fixture *f, gconstpointer data)
 	g_autofree char *xml = NULL;
 
 	peer_online(f, NULL);
-	receive(f, "<message type='chat' from='" PEER "' id='m1'><body>Hi"
-		   "</body><request xmlns='urn:xmpp:receipts'/></message>");
-	g_assert_cmpuint(f->sent->len, ==, 1);
-	xml = sent_xml(f, 0);
+	pxm_test_receive(
+		&f->t, "<message type='chat' from='" PEER "' id='m1'><body>Hi"
+		       "</body><request xmlns='urn:xmpp:receipts'/></message>");
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	xml = pxm_test_sent_dup(&f->t, 0);
 	g_assert_cmpstr(xml, ==,
 			"<message to='" PEER "' type='chat' id='ID'>"
 			"<received xmlns='urn:xmpp:receipts' id='m1'/>"
@@ -373,20 +253,21 @@ test_answer_chat(Fixture *f, gconstpointer data)
 static void
 test_answer_needs_presence(Fixture *f, gconstpointer data)
 {
-	receive(f, CONTENT_MESSAGE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive(&f->t, CONTENT_MESSAGE);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	peer_online(f, NULL);
-	receive(f, "<presence from='" PEER "' type='unavailable'/>");
-	receive(f, CONTENT_MESSAGE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive(&f->t,
+			 "<presence from='" PEER "' type='unavailable'/>");
+	pxm_test_receive(&f->t, CONTENT_MESSAGE);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	/* Presence of another contact does not count. */
-	receive(f, "<presence from='mallory@evil.example/x'/>");
-	receive(f, CONTENT_MESSAGE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive(&f->t, "<presence from='mallory@evil.example/x'/>");
+	pxm_test_receive(&f->t, CONTENT_MESSAGE);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	/* Any resource of the contact does. */
-	receive(f, "<presence from='" PEER_BARE "/phone'/>");
-	receive(f, CONTENT_MESSAGE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
+	pxm_test_receive(&f->t, "<presence from='" PEER_BARE "/phone'/>");
+	pxm_test_receive(&f->t, CONTENT_MESSAGE);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
 }
 
 static void
@@ -424,10 +305,10 @@ test_answer_forged(Fixture *f, gconstpointer data)
 	};
 
 	peer_online(f, NULL);
-	receive(f, "<presence from='" OWN_BARE "/laptop'/>");
+	pxm_test_receive(&f->t, "<presence from='" OWN_BARE "/laptop'/>");
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		receive(f, cases[i]);
-		g_assert_cmpuint(f->sent->len, ==, 0);
+		pxm_test_receive(&f->t, cases[i]);
+		g_assert_cmpuint(f->t.sent->len, ==, 0);
 	}
 }
 
@@ -437,16 +318,19 @@ static void
 test_answer_not_forwarded(Fixture *f, gconstpointer data)
 {
 	peer_online(f, NULL);
-	receive_forwarded(f, CONTENT_MESSAGE, PXM_ORIGIN_CARBON, FALSE);
-	receive_forwarded(f, CONTENT_MESSAGE, PXM_ORIGIN_ARCHIVE, FALSE);
+	pxm_test_receive_forwarded(&f->t, CONTENT_MESSAGE, PXM_ORIGIN_CARBON,
+				   FALSE, 0);
+	pxm_test_receive_forwarded(&f->t, CONTENT_MESSAGE, PXM_ORIGIN_ARCHIVE,
+				   FALSE, 0);
 	/* Our other device's message to the contact, asking for a
 	 * receipt. */
-	receive_forwarded(f,
-			  "<message type='chat' from='" OWN_BARE "/laptop' "
-			  "to='" PEER "' id='s'><body>Hi</body>"
-			  "<request xmlns='urn:xmpp:receipts'/></message>",
-			  PXM_ORIGIN_CARBON, TRUE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive_forwarded(
+		&f->t,
+		"<message type='chat' from='" OWN_BARE "/laptop' "
+		"to='" PEER "' id='s'><body>Hi</body>"
+		"<request xmlns='urn:xmpp:receipts'/></message>",
+		PXM_ORIGIN_CARBON, TRUE, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 }
 
 /* --- Receipts --------------------------------------------------------- */
@@ -459,7 +343,7 @@ send_content(Fixture *f, const char *id)
 					       "dispatch</body></message>",
 					       id);
 
-	g_free(send_out(f, xml));
+	g_free(pxm_test_send_out(&f->t, xml));
 }
 
 static void
@@ -467,18 +351,21 @@ test_receipt_delivered(Fixture *f, gconstpointer data)
 {
 	send_content(f, "richard2-4.1.247");
 	/* Example 2. */
-	g_assert_cmpint(receive(f, "<message from='" PEER "' id='bi29sg183b4v' "
-				   "to='" OWN "'><received "
-				   "xmlns='urn:xmpp:receipts' "
-				   "id='richard2-4.1.247'/></message>"),
+	g_assert_cmpint(pxm_test_receive(&f->t,
+					 "<message from='" PEER
+					 "' id='bi29sg183b4v' "
+					 "to='" OWN "'><received "
+					 "xmlns='urn:xmpp:receipts' "
+					 "id='richard2-4.1.247'/></message>"),
 			==, PXM_VERDICT_CONTINUE);
 	g_assert_cmpuint(f->signals->len, ==, 1);
 	g_assert_cmpstr(f->signals->pdata[0], ==,
 			PEER_BARE " richard2-4.1.247");
 	/* Section 4: another device of the contact confirms it too. */
-	receive(f, "<message from='" PEER_BARE "/phone' id='r2' type='chat'>"
-		   "<received xmlns='urn:xmpp:receipts' "
-		   "id='richard2-4.1.247'/></message>");
+	pxm_test_receive(&f->t, "<message from='" PEER_BARE
+				"/phone' id='r2' type='chat'>"
+				"<received xmlns='urn:xmpp:receipts' "
+				"id='richard2-4.1.247'/></message>");
 	g_assert_cmpuint(f->signals->len, ==, 2);
 }
 
@@ -516,10 +403,11 @@ test_receipt_forged(Fixture *f, gconstpointer data)
 
 	send_content(f, "ours");
 	peer_online(f, NULL);
-	receive(f, "<message type='chat' from='" PEER "' id='theirs'>"
-		   "<body>Hi</body></message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='theirs'>"
+			 "<body>Hi</body></message>");
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
-		receive(f, cases[i]);
+		pxm_test_receive(&f->t, cases[i]);
 	g_assert_cmpuint(f->signals->len, ==, 0);
 }
 
@@ -530,24 +418,27 @@ static void
 test_receipt_carbons(Fixture *f, gconstpointer data)
 {
 	send_content(f, "ours");
-	receive_forwarded(f,
-			  "<message from='" OWN_BARE "/laptop' to='" PEER "' "
-			  "type='chat' id='c1'><received "
-			  "xmlns='urn:xmpp:receipts' id='ours'/></message>",
-			  PXM_ORIGIN_CARBON, TRUE);
+	pxm_test_receive_forwarded(
+		&f->t,
+		"<message from='" OWN_BARE "/laptop' to='" PEER "' "
+		"type='chat' id='c1'><received "
+		"xmlns='urn:xmpp:receipts' id='ours'/></message>",
+		PXM_ORIGIN_CARBON, TRUE, 0);
 	g_assert_cmpuint(f->signals->len, ==, 0);
 	/* From the archive: old news, already counted when it came. */
-	receive_forwarded(f,
-			  "<message from='" PEER "' to='" OWN "' "
-			  "type='chat' id='a1'><received "
-			  "xmlns='urn:xmpp:receipts' id='ours'/></message>",
-			  PXM_ORIGIN_ARCHIVE, FALSE);
+	pxm_test_receive_forwarded(
+		&f->t,
+		"<message from='" PEER "' to='" OWN "' "
+		"type='chat' id='a1'><received "
+		"xmlns='urn:xmpp:receipts' id='ours'/></message>",
+		PXM_ORIGIN_ARCHIVE, FALSE, 0);
 	g_assert_cmpuint(f->signals->len, ==, 0);
-	receive_forwarded(f,
-			  "<message from='" PEER "' to='" OWN_BARE "/laptop' "
-			  "type='chat' id='c2'><received "
-			  "xmlns='urn:xmpp:receipts' id='ours'/></message>",
-			  PXM_ORIGIN_CARBON, FALSE);
+	pxm_test_receive_forwarded(
+		&f->t,
+		"<message from='" PEER "' to='" OWN_BARE "/laptop' "
+		"type='chat' id='c2'><received "
+		"xmlns='urn:xmpp:receipts' id='ours'/></message>",
+		PXM_ORIGIN_CARBON, FALSE, 0);
 	g_assert_cmpuint(f->signals->len, ==, 1);
 	g_assert_cmpstr(f->signals->pdata[0], ==, PEER_BARE " ours");
 }
@@ -564,18 +455,20 @@ test_receipt_hostile(Fixture *f, gconstpointer data)
 				long_id);
 
 	send_content(f, "ours");
-	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONTINUE);
-	g_assert_cmpint(receive(f, "<message from='not a jid@@/x' id='h'>"
-				   "<received xmlns='urn:xmpp:receipts' "
-				   "id='ours'/></message>"),
+	g_assert_cmpint(pxm_test_receive(&f->t, xml), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(&f->t,
+					 "<message from='not a jid@@/x' id='h'>"
+					 "<received xmlns='urn:xmpp:receipts' "
+					 "id='ours'/></message>"),
 			==, PXM_VERDICT_CONTINUE);
-	g_assert_cmpint(receive(f, "<message><received "
-				   "xmlns='urn:xmpp:receipts' id='ours'/>"
-				   "<request xmlns='urn:xmpp:receipts'/>"
-				   "</message>"),
+	g_assert_cmpint(pxm_test_receive(&f->t,
+					 "<message><received "
+					 "xmlns='urn:xmpp:receipts' id='ours'/>"
+					 "<request xmlns='urn:xmpp:receipts'/>"
+					 "</message>"),
 			==, PXM_VERDICT_CONTINUE);
 	g_assert_cmpuint(f->signals->len, ==, 0);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 }
 
 /* --- Signals and switching off ---------------------------------------- */
@@ -617,13 +510,15 @@ test_disabled(Fixture *f, gconstpointer data)
 	g_autofree char *out = NULL;
 
 	peer_online(f, NULL);
-	out = send_out(f, "<message type='chat' to='" PEER "' id='ours'>"
-			  "<body>Hi</body></message>");
+	out = pxm_test_send_out(&f->t,
+				"<message type='chat' to='" PEER "' id='ours'>"
+				"<body>Hi</body></message>");
 	g_assert_null(strstr(out, "<request"));
-	receive(f, CONTENT_MESSAGE);
-	receive(f, "<message from='" PEER "' id='r'><received "
-		   "xmlns='urn:xmpp:receipts' id='ours'/></message>");
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive(&f->t, CONTENT_MESSAGE);
+	pxm_test_receive(&f->t,
+			 "<message from='" PEER "' id='r'><received "
+			 "xmlns='urn:xmpp:receipts' id='ours'/></message>");
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	g_assert_cmpuint(f->signals->len, ==, 0);
 }
 

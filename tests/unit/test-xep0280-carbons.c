@@ -8,6 +8,7 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 #define OWN "romeo@montague.example/home"
@@ -15,74 +16,14 @@
 
 extern const PxmExtensionClass pxm_xep0280_carbons;
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	PxmStore *store;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	store = pxm_store_open(f->store_path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
+	pxm_test_account_setup(f, OWN, FALSE);
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index(EXT), TRUE));
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	g_autoptr(GDir) d = NULL;
-	const char *name;
-
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	d = g_dir_open(f->dir, 0, NULL);
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(f->dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
-}
-
-static xmlnode *
-parse(const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	return node;
+		pxm_test_account_activate(f, EXT);
 }
 
 /* --- Enabling --------------------------------------------------------- */
@@ -95,7 +36,7 @@ sent_xml(Fixture *f, guint i, char **id)
 	char *xml;
 
 	g_assert_cmpuint(i, <, f->sent->len);
-	node = parse(f->sent->pdata[i]);
+	node = pxm_test_parse(f->sent->pdata[i]);
 	if (id != NULL)
 		*id = g_strdup(xmlnode_get_attrib(node, "id"));
 	if (xmlnode_get_attrib(node, "id") != NULL)
@@ -117,7 +58,7 @@ reply(Fixture *f, const char *format, ...)
 	va_start(args, format);
 	xml = g_strdup_vprintf(format, args);
 	va_end(args);
-	iq = parse(xml);
+	iq = pxm_test_parse(xml);
 
 	/* Through the glue's path: the tracker sees IQ replies first. */
 	g_assert_true(pxm_iq_tracker_handle(f->account->iq, iq));
@@ -236,13 +177,14 @@ test_enable_refused(Fixture *f, gconstpointer data)
 	      enable_id);
 	g_assert_cmpuint(f->sent->len, ==, 2);
 
-	carbon = parse("<message from='romeo@montague.example' to='" OWN
-		       "' type='chat'><received xmlns='urn:xmpp:carbons:2'>"
-		       "<forwarded xmlns='urn:xmpp:forward:0'><message "
-		       "xmlns='jabber:client' from='juliet@capulet.example/"
-		       "balcony' to='romeo@montague.example/garden' "
-		       "type='chat'><body>Hi</body></message></forwarded>"
-		       "</received></message>");
+	carbon = pxm_test_parse(
+		"<message from='romeo@montague.example' to='" OWN
+		"' type='chat'><received xmlns='urn:xmpp:carbons:2'>"
+		"<forwarded xmlns='urn:xmpp:forward:0'><message "
+		"xmlns='jabber:client' from='juliet@capulet.example/"
+		"balcony' to='romeo@montague.example/garden' "
+		"type='chat'><body>Hi</body></message></forwarded>"
+		"</received></message>");
 	pxm_stanza_init(&st, carbon, FALSE);
 	g_assert_cmpint(pxm_pipeline_incoming(f->account, &st), ==,
 			PXM_VERDICT_CONSUMED);
@@ -264,7 +206,7 @@ test_forged_disco_reply(Fixture *f, gconstpointer data)
 		"xmlns='http://jabber.org/protocol/disco#info'><feature "
 		"var='urn:xmpp:carbons:2'/></query></iq>",
 		disco_id);
-	xmlnode *iq = parse(xml);
+	xmlnode *iq = pxm_test_parse(xml);
 
 	pxm_iq_tracker_handle(f->account->iq, iq);
 	xmlnode_free(iq);
@@ -280,8 +222,8 @@ test_reply_after_stop(Fixture *f, gconstpointer data)
 	g_autofree char *disco_id = NULL;
 	g_autofree char *disco = sent_xml(f, 0, &disco_id);
 
-	g_assert_true(pxm_account_set_active(f->account, extension_index(EXT),
-					     FALSE));
+	g_assert_true(pxm_account_set_active(
+		f->account, pxm_test_extension_index(EXT), FALSE));
 	reply(f, WITH_CARBONS, disco_id);
 	g_assert_cmpuint(f->sent->len, ==, 1);
 }
@@ -297,8 +239,8 @@ test_enable_reply_after_stop(Fixture *f, gconstpointer data)
 
 	reply(f, WITH_CARBONS, disco_id);
 	enable = sent_xml(f, 1, &enable_id);
-	g_assert_true(pxm_account_set_active(f->account, extension_index(EXT),
-					     FALSE));
+	g_assert_true(pxm_account_set_active(
+		f->account, pxm_test_extension_index(EXT), FALSE));
 	reply(f, "<iq from='romeo@montague.example' id='%s' type='result'/>",
 	      enable_id);
 	/* Turned off while the server was enabling: undone. */
@@ -338,8 +280,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Result, result_clear)
 static void
 receive(Fixture *f, const char *xml, Result *r)
 {
-	xmlnode *node = parse(xml);
-	guint index = extension_index(EXT);
+	xmlnode *node = pxm_test_parse(xml);
+	guint index = pxm_test_extension_index(EXT);
 	PxmStanza st;
 
 	memset(r, 0, sizeof(*r));
@@ -786,7 +728,7 @@ test_bodyless(Fixture *f, gconstpointer data)
 static void
 test_disabled(Fixture *f, gconstpointer data)
 {
-	xmlnode *node = parse(received_carbon);
+	xmlnode *node = pxm_test_parse(received_carbon);
 	PxmStanza st;
 
 	g_assert_cmpuint(f->sent->len, ==, 0);
@@ -803,7 +745,7 @@ test_disabled(Fixture *f, gconstpointer data)
 static gboolean
 admit(Fixture *f, const char *xml)
 {
-	xmlnode *node = parse(xml);
+	xmlnode *node = pxm_test_parse(xml);
 	PxmStanza st;
 	gboolean admitted;
 
@@ -852,7 +794,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0280-carbons/" path, Fixture, GINT_TO_POINTER(on),     \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("enable/disco-then-enable", test_enable, TRUE);
 	ADD("enable/announced-on-bare-jid", test_enable_on_bare_jid, TRUE);
 	ADD("enable/not-offered", test_not_offered, TRUE);

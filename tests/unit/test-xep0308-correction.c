@@ -8,111 +8,35 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 #include "extensions/xep0308-correction/xep0308-correction.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 
 #define OWN "juliet@capulet.net/balcony"
 #define ROMEO "romeo@montague.net"
 #define ROOM "verona@chat.capulet.net"
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
-/* What the glue does: the outgoing pipeline, then the wire. */
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	PxmStore *store;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	store = pxm_store_open(f->store_path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
-	g_assert_true(pxm_account_set_active(
-		f->account, extension_index("xep0359-stanza-id"), TRUE));
+	pxm_test_account_setup(f, OWN, TRUE);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index("xep0308-correction"),
-			TRUE));
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
+		pxm_test_account_activate(f, "xep0308-correction");
 }
 
 static gpointer
 state(Fixture *f)
 {
-	return f->account->states[extension_index("xep0308-correction")];
+	return pxm_test_account_state(f, "xep0308-correction");
 }
 
-/* Incoming: the verdict, and what is shown instead of the body. */
 static PxmVerdict
 receive(Fixture *f, const char *xml, char **html)
 {
-	xmlnode *node = xmlnode_from_str(xml, -1);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	g_assert_nonnull(node);
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	if (html != NULL)
-		*html = g_strdup(st.html);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
+	return pxm_test_receive_facts(f, xml, html, NULL);
 }
 
 /* A copy of a message of ours sent from another device (what the carbons
@@ -132,16 +56,6 @@ receive_own_copy(Fixture *f, const char *xml)
 	pxm_stanza_clear(&st);
 	xmlnode_free(node);
 	return html;
-}
-
-/* A message the user typed, as the prpl sends it. */
-static void
-user_sends(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	record_send(f->account, node, f);
 }
 
 static void
@@ -210,8 +124,9 @@ test_forged_sender(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autofree char *html2 = NULL;
 
-	user_sends(f, "<message type='chat' to='romeo@montague.net/orchard' "
-		      "id='mine1'><body>I love thee</body></message>");
+	pxm_test_user_sends(
+		f, "<message type='chat' to='romeo@montague.net/orchard' "
+		   "id='mine1'><body>I love thee</body></message>");
 	g_assert_cmpint(
 		receive(f,
 			"<message from='romeo@montague.net/orchard' id='f1' "
@@ -271,9 +186,10 @@ test_escaped(Fixture *f, gconstpointer data)
 {
 	g_autofree char *html = NULL;
 
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='e1'>"
-		      "<body>&lt;b&gt;x&lt;/b&gt; &amp;\u202e evil</body>"
-		      "</message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='e1'>"
+			    "<body>&lt;b&gt;x&lt;/b&gt; &amp;\u202e evil</body>"
+			    "</message>");
 	html = receive_own_copy(
 		f, "<message from='juliet@capulet.net/phone' to='" ROMEO "' "
 		   "type='chat' id='e2'><body>&lt;script&gt;alert(\"1\")"
@@ -429,8 +345,9 @@ test_own_copy(Fixture *f, gconstpointer data)
 	g_autofree char *error = NULL;
 	g_autoptr(xmlnode) sent = NULL;
 
-	user_sends(f, "<message type='chat' to='romeo@montague.net/orchard' "
-		      "id='mine1'><body>I love the</body></message>");
+	pxm_test_user_sends(
+		f, "<message type='chat' to='romeo@montague.net/orchard' "
+		   "id='mine1'><body>I love the</body></message>");
 	html = receive_own_copy(
 		f, "<message from='juliet@capulet.net/phone' "
 		   "to='romeo@montague.net' type='chat' id='mine2'>"
@@ -458,8 +375,9 @@ test_command(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) sent = NULL;
 	const char *id, *origin;
 
-	user_sends(f, "<message type='chat' to='romeo@montague.net/orchard' "
-		      "id='purple1'><body>Helo</body></message>");
+	pxm_test_user_sends(
+		f, "<message type='chat' to='romeo@montague.net/orchard' "
+		   "id='purple1'><body>Helo</body></message>");
 	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO,
 					    "romeo@montague.net/orchard", FALSE,
 					    "Hello <&>", &error),
@@ -488,8 +406,9 @@ test_command_twice(Fixture *f, gconstpointer data)
 	g_autofree char *body = NULL;
 	g_autoptr(xmlnode) second = NULL;
 
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='purple1'>"
-		      "<body>Helo</body></message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple1'>"
+			    "<body>Helo</body></message>");
 	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
 					    FALSE, "Hello", &error),
 			==, PURPLE_CMD_RET_OK);
@@ -517,8 +436,8 @@ test_command_errors(Fixture *f, gconstpointer data)
 					    FALSE, "x", &nothing),
 			==, PURPLE_CMD_RET_FAILED);
 	g_assert_nonnull(nothing);
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='p1'>"
-		      "<body>Helo</body></message>");
+	pxm_test_user_sends(f, "<message type='chat' to='" ROMEO "' id='p1'>"
+			       "<body>Helo</body></message>");
 	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
 					    FALSE, NULL, &empty),
 			==, PURPLE_CMD_RET_FAILED);
@@ -543,7 +462,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0308-correction/" path, Fixture, GINT_TO_POINTER(on),  \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("handle/xep-example", test_xep_example, TRUE);
 	ADD("handle/other-resource", test_other_resource, TRUE);
 	ADD("handle/forged-sender", test_forged_sender, TRUE);

@@ -8,6 +8,7 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 #define OWN "alice@example.org/pidgin"
@@ -15,115 +16,30 @@
 #define BOB "bob@example.org"
 #define MAM "xep0313-mam"
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
+typedef PxmTestAccount Fixture;
 
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
+/* Opens the account again on the same store, with what it runs. */
 static void
 open_account(Fixture *f)
 {
-	g_autoptr(GError) error = NULL;
-	PxmStore *store = pxm_store_open(f->store_path, &error);
-
-	g_assert_no_error(error);
 	g_ptr_array_set_size(f->sent, 0);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
-	g_assert_true(pxm_account_set_active(
-		f->account, extension_index("xep0359-stanza-id"), TRUE));
-	g_assert_true(
-		pxm_account_set_active(f->account, extension_index(MAM), TRUE));
-}
-
-static void
-close_account(Fixture *f)
-{
-	pxm_account_free(f->account, NULL);
-	f->account = NULL;
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
+	pxm_test_account_activate(f, MAM);
 }
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	open_account(f);
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	close_account(f);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
-}
-
-static xmlnode *
-parse(const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	return node;
-}
-
-static PxmVerdict
-receive(Fixture *f, const char *xml)
-{
-	xmlnode *node = parse(xml);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
+	pxm_test_account_setup(f, OWN, FALSE);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
+	pxm_test_account_activate(f, MAM);
 }
 
 static void
 handle_iq(Fixture *f, const char *xml)
 {
-	xmlnode *iq = parse(xml);
+	xmlnode *iq = pxm_test_parse(xml);
 
 	g_assert_true(pxm_iq_tracker_handle(f->account->iq, iq));
 	xmlnode_free(iq);
@@ -134,7 +50,7 @@ static void
 answer_disco(Fixture *f, const char *features)
 {
 	for (guint i = 0; i < f->sent->len; i++) {
-		xmlnode *iq = parse(f->sent->pdata[i]);
+		xmlnode *iq = pxm_test_parse(f->sent->pdata[i]);
 
 		if (g_strcmp0(xmlnode_get_attrib(iq, "to"), BARE) == 0 &&
 		    xmlnode_get_child_with_namespace(iq, "query",
@@ -172,7 +88,7 @@ last_query(Fixture *f)
 {
 	for (guint i = f->sent->len; i-- > 0;)
 		if (strstr(f->sent->pdata[i], "xmlns='urn:xmpp:mam:2'") != NULL)
-			return parse(f->sent->pdata[i]);
+			return pxm_test_parse(f->sent->pdata[i]);
 	g_error("no archive query was sent");
 	return NULL;
 }
@@ -205,7 +121,7 @@ feed(Fixture *f, const char *queryid, const char *id, const char *from,
 	g_autofree char *xml = result_xml(queryid, id, from, to, body,
 					  "2026-01-02T03:04:05Z");
 
-	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, xml), ==, PXM_VERDICT_CONSUMED);
 }
 
 static void
@@ -368,7 +284,7 @@ test_resume_from_position(Fixture *f, gconstpointer data)
 	feed(f, queryid_of(q), "a1", BOB "/phone", OWN, "one");
 	fin(f, q, "a1", "a1", TRUE);
 	xmlnode_free(q);
-	close_account(f);
+	pxm_test_account_close(f);
 
 	open_account(f);
 	answer_disco(f, WITH_MAM);
@@ -410,7 +326,7 @@ test_forged_results(Fixture *f, gconstpointer data)
 	/* Before any query: nothing is open. */
 	unknown = result_xml("nope", "x0", BOB "/phone", OWN, "early",
 			     "2026-01-02T03:04:05Z");
-	g_assert_cmpint(receive(f, unknown), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, unknown), ==, PXM_VERDICT_DROP);
 
 	answer_disco(f, WITH_MAM);
 	q = last_query(f);
@@ -422,26 +338,28 @@ test_forged_results(Fixture *f, gconstpointer data)
 	from_other = g_strdup_printf("<message from='" BOB "' %s", ok + 9);
 	from_resource = g_strdup_printf("<message from='" BARE "/evil' %s",
 					ok + 9);
-	g_assert_cmpint(receive(f, from_other), ==, PXM_VERDICT_DROP);
-	g_assert_cmpint(receive(f, from_resource), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, from_other), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, from_resource), ==,
+			PXM_VERDICT_DROP);
 	/* Another queryid. */
 	g_free(unknown);
 	unknown = result_xml("f27", "x2", BOB "/phone", OWN, "forged",
 			     "2026-01-02T03:04:05Z");
-	g_assert_cmpint(receive(f, unknown), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, unknown), ==, PXM_VERDICT_DROP);
 	no_queryid = g_strdup(
 		"<message><result xmlns='urn:xmpp:mam:2' id='x3'><forwarded "
 		"xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' "
 		"from='bob@example.org/a' to='alice@example.org' type='chat'>"
 		"<body>forged</body></message></forwarded></result>"
 		"</message>");
-	g_assert_cmpint(receive(f, no_queryid), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, no_queryid), ==, PXM_VERDICT_DROP);
 	/* From our bare JID (what servers may also say): accepted. */
 	{
 		g_autofree char *bare =
 			g_strdup_printf("<message from='" BARE "' %s", ok + 9);
 
-		g_assert_cmpint(receive(f, bare), ==, PXM_VERDICT_CONSUMED);
+		g_assert_cmpint(pxm_test_receive(f, bare), ==,
+				PXM_VERDICT_CONSUMED);
 	}
 	fin(f, q, "x1", "x1", TRUE);
 	g_assert_cmpstr(last_shown(f, BOB), ==, "x1");
@@ -502,7 +420,8 @@ test_malformed_results(Fixture *f, gconstpointer data)
 		GString *xml = g_string_new(bad[i]);
 
 		g_string_replace(xml, "%s", queryid_of(q), 1);
-		g_assert_cmpint(receive(f, xml->str), ==, PXM_VERDICT_DROP);
+		g_assert_cmpint(pxm_test_receive(f, xml->str), ==,
+				PXM_VERDICT_DROP);
 		g_string_free(xml, TRUE);
 	}
 	feed(f, queryid_of(q), "g2", BOB "/phone", OWN, "good two");
@@ -533,7 +452,7 @@ test_stale_position(Fixture *f, gconstpointer data)
 	feed(f, queryid_of(q), "old", BOB "/phone", OWN, "one");
 	fin(f, q, "old", "old", TRUE);
 	xmlnode_free(q);
-	close_account(f);
+	pxm_test_account_close(f);
 
 	open_account(f);
 	answer_disco(f, WITH_MAM);
@@ -557,7 +476,7 @@ test_stale_position(Fixture *f, gconstpointer data)
 	/* Results of the abandoned query no longer count. */
 	old_result = result_xml(queryid_of(q), "z1", BOB "/phone", OWN, "x",
 				"2026-01-02T03:04:05Z");
-	g_assert_cmpint(receive(f, old_result), ==, PXM_VERDICT_DROP);
+	g_assert_cmpint(pxm_test_receive(f, old_result), ==, PXM_VERDICT_DROP);
 	/* The message we had comes again: recognised. */
 	feed(f, queryid_of(q2), "old", BOB "/phone", OWN, "one");
 	feed(f, queryid_of(q2), "new", BOB "/phone", OWN, "two");
@@ -584,7 +503,7 @@ test_refused(Fixture *f, gconstpointer data)
 		g_autofree char *position = NULL;
 
 		if (i > 0) {
-			close_account(f);
+			pxm_test_account_close(f);
 			open_account(f);
 		}
 		answer_disco(f, WITH_MAM);
@@ -621,7 +540,8 @@ test_dedup_live(Fixture *f, gconstpointer data)
 	answer_disco(f, WITH_MAM);
 	q = last_query(f);
 	/* Arrives live while the catch-up runs. */
-	g_assert_cmpint(receive(f, live_msg), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(f, live_msg), ==,
+			PXM_VERDICT_CONTINUE);
 	g_assert_cmpstr(last_shown(f, BOB), ==, "L1");
 	feed(f, queryid_of(q), "a0", BOB "/phone", OWN, "older");
 	{
@@ -636,7 +556,8 @@ test_dedup_live(Fixture *f, gconstpointer data)
 			"</forwarded></result></message>",
 			queryid_of(q));
 
-		g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONSUMED);
+		g_assert_cmpint(pxm_test_receive(f, xml), ==,
+				PXM_VERDICT_CONSUMED);
 	}
 	fin(f, q, "a0", "L1", TRUE);
 	/* a0 was shown (older, so L1 stays the latest); L1 not again. */
@@ -655,10 +576,11 @@ test_live_position(Fixture *f, gconstpointer data)
 
 	answer_disco(f, WITH_MAM);
 	q = last_query(f);
-	g_assert_cmpint(receive(f, live_msg), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(f, live_msg), ==,
+			PXM_VERDICT_CONTINUE);
 	feed(f, queryid_of(q), "a0", BOB "/phone", OWN, "older");
 	fin(f, q, "a0", "a0", TRUE);
-	close_account(f);
+	pxm_test_account_close(f);
 	open_account(f);
 	position = stored(f, "position");
 	g_assert_cmpstr(position, ==, "a0");
@@ -668,19 +590,21 @@ test_live_position(Fixture *f, gconstpointer data)
 	q = last_query(f);
 	fin(f, q, NULL, NULL, TRUE);
 	g_assert_cmpint(
-		receive(f, "<message type='chat' from='bob@example.org/phone' "
+		pxm_test_receive(
+			f, "<message type='chat' from='bob@example.org/phone' "
 			   "id='live-2'><body>live</body><stanza-id "
 			   "xmlns='urn:xmpp:sid:0' id='L2' "
 			   "by='alice@example.org'/></message>"),
 		==, PXM_VERDICT_CONTINUE);
 	/* A stanza-id from someone else moves nothing. */
 	g_assert_cmpint(
-		receive(f, "<message type='chat' from='bob@example.org/phone' "
+		pxm_test_receive(
+			f, "<message type='chat' from='bob@example.org/phone' "
 			   "id='live-3'><body>live</body><stanza-id "
 			   "xmlns='urn:xmpp:sid:0' id='FORGED' "
 			   "by='bob@example.org'/></message>"),
 		==, PXM_VERDICT_CONTINUE);
-	close_account(f);
+	pxm_test_account_close(f);
 	open_account(f);
 	g_free(position);
 	position = stored(f, "position");
@@ -699,7 +623,7 @@ test_unfinished_page(Fixture *f, gconstpointer data)
 	answer_disco(f, WITH_MAM);
 	q = last_query(f);
 	feed(f, queryid_of(q), "u1", BOB "/phone", OWN, "one");
-	close_account(f);
+	pxm_test_account_close(f);
 	open_account(f);
 	position = stored(f, "position");
 	g_assert_null(position);
@@ -723,8 +647,8 @@ test_reply_after_stop(Fixture *f, gconstpointer data)
 	answer_disco(f, WITH_MAM);
 	q = last_query(f);
 	feed(f, queryid_of(q), "s1", BOB "/phone", OWN, "one");
-	g_assert_true(pxm_account_set_active(f->account, extension_index(MAM),
-					     FALSE));
+	g_assert_true(pxm_account_set_active(
+		f->account, pxm_test_extension_index(MAM), FALSE));
 	fin(f, q, "s1", "s1", TRUE);
 	g_assert_null(last_shown(f, BOB));
 	xmlnode_free(q);
@@ -735,7 +659,8 @@ main(int argc, char **argv)
 {
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func)                                                        \
-	g_test_add("/xep0313-mam/" path, Fixture, NULL, setup, func, teardown)
+	g_test_add("/xep0313-mam/" path, Fixture, NULL, setup, func,           \
+		   pxm_test_account_teardown)
 	ADD("query/first-window", test_first_query);
 	ADD("query/no-archive", test_no_archive);
 	ADD("query/paging", test_paging);

@@ -10,6 +10,7 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 #include "extensions/xep0333-chat-markers/xep0333-chat-markers.h"
 
@@ -32,21 +33,10 @@ extern const PxmExtensionClass pxm_xep0333_chat_markers;
 	"<request xmlns='urn:xmpp:receipts'/></message>"
 
 typedef struct {
-	char *dir;
-	PxmAccount *account;
-	GPtrArray *sent;
+	PxmTestAccount t;
 	GPtrArray *signals; /* "who id" of each displayed signal */
 	PurplePlugin plugin;
 } Fixture;
-
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
 
 static void
 on_displayed(PurpleAccount *account, const char *who, const char *id,
@@ -57,136 +47,31 @@ on_displayed(PurpleAccount *account, const char *who, const char *id,
 	g_ptr_array_add(f->signals, g_strdup_printf("%s %s", who, id));
 }
 
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
 	purple_signals_init();
-	g_assert_true(pxm_host_init(&error));
+	pxm_test_account_setup(&f->t, OWN, FALSE);
 	/* The receipts extension registers the message-state signals. */
 	pxm_xep0184_receipts.plugin_load(&f->plugin);
 	pxm_xep0333_chat_markers.plugin_load(&f->plugin);
 	purple_signal_connect(&f->plugin, SIGNAL_DISPLAYED, f,
 			      PURPLE_CALLBACK(on_displayed), f);
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
 	f->signals = g_ptr_array_new_with_free_func(g_free);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index(EXT), TRUE));
+		pxm_test_account_activate(&f->t, EXT);
 }
 
 static void
 teardown(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GDir) d = NULL;
-	const char *name;
-
-	pxm_account_free(f->account, NULL);
+	pxm_test_account_close(&f->t);
 	purple_signals_disconnect_by_handle(f);
 	pxm_xep0333_chat_markers.plugin_unload(&f->plugin);
 	pxm_xep0184_receipts.plugin_unload(&f->plugin);
-	pxm_host_shutdown();
+	pxm_test_account_teardown(&f->t, NULL);
 	purple_signals_uninit();
-	d = g_dir_open(f->dir, 0, NULL);
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(f->dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(f->dir);
-	g_free(f->dir);
-	g_ptr_array_unref(f->sent);
 	g_ptr_array_unref(f->signals);
-}
-
-static xmlnode *
-parse(const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	return node;
-}
-
-static guint
-count_children(xmlnode *node, const char *name, const char *ns)
-{
-	guint n = 0;
-
-	for (xmlnode *c = node->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
-			n++;
-	return n;
-}
-
-static char *
-send_out(Fixture *f, const char *xml)
-{
-	xmlnode *node = parse(xml);
-	PxmStanza st;
-	char *out;
-
-	pxm_stanza_init(&st, node, TRUE);
-	pxm_pipeline_outgoing(f->account, &st);
-	pxm_stanza_clear(&st);
-	out = xmlnode_to_str(node, NULL);
-	xmlnode_free(node);
-	return out;
-}
-
-static PxmVerdict
-receive(Fixture *f, const char *xml)
-{
-	xmlnode *node = parse(xml);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
-}
-
-/* What an unwrap stage leaves for a forwarded message (a carbon or an
- * archive result). */
-static void
-receive_forwarded(Fixture *f, const char *inner_xml, PxmOrigin origin,
-		  gboolean sent_by_me, gint64 timestamp)
-{
-	xmlnode *outer = parse("<message from='" OWN_BARE "' to='" OWN "'/>");
-	xmlnode *inner = parse(inner_xml);
-	PxmStanza st;
-
-	xmlnode_insert_child(outer, inner);
-	pxm_stanza_init(&st, outer, FALSE);
-	st.message = inner;
-	st.type = xmlnode_get_attrib(inner, "type");
-	st.from = xmlnode_get_attrib(inner, "from");
-	st.to = xmlnode_get_attrib(inner, "to");
-	st.id = xmlnode_get_attrib(inner, "id");
-	st.origin = origin;
-	st.sent_by_me = sent_by_me;
-	st.timestamp = timestamp;
-	pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(outer);
 }
 
 static void
@@ -196,33 +81,17 @@ peer_online(Fixture *f, const char *extra)
 					       "' to='" OWN "'>%s</presence>",
 					       extra != NULL ? extra : "");
 
-	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(&f->t, xml), ==, PXM_VERDICT_CONTINUE);
 }
 
 /* What the extension does when the user has seen the conversation. */
 static void
 seen(Fixture *f, const char *conversation)
 {
-	guint index = extension_index(EXT);
+	guint index = pxm_test_extension_index(EXT);
 
-	pxm_chat_markers_seen(f->account, f->account->states[index],
+	pxm_chat_markers_seen(f->t.account, f->t.account->states[index],
 			      conversation);
-}
-
-/* The sent stanza @i with its random id replaced by "ID". */
-static char *
-sent_xml(Fixture *f, guint i)
-{
-	xmlnode *node;
-	char *xml;
-
-	g_assert_cmpuint(i, <, f->sent->len);
-	node = parse(f->sent->pdata[i]);
-	g_assert_true(g_uuid_string_is_valid(xmlnode_get_attrib(node, "id")));
-	xmlnode_set_attrib(node, "id", "ID");
-	xml = xmlnode_to_str(node, NULL);
-	xmlnode_free(node);
-	return xml;
 }
 
 #define CAPS                                                                   \
@@ -234,9 +103,9 @@ sent_xml(Fixture *f, guint i)
 static void
 test_markable_added(Fixture *f, gconstpointer data)
 {
-	g_autofree char *out =
-		send_out(f, "<message type='chat' to='" PEER_BARE "' id='m1'>"
-			    "<body>Hi. How are you?</body></message>");
+	g_autofree char *out = pxm_test_send_out(
+		&f->t, "<message type='chat' to='" PEER_BARE "' id='m1'>"
+		       "<body>Hi. How are you?</body></message>");
 
 	g_assert_cmpstr(out, ==,
 			"<message type='chat' to='" PEER_BARE "' id='m1'>"
@@ -248,19 +117,20 @@ test_markable_added(Fixture *f, gconstpointer data)
 static void
 test_markable_idempotent(Fixture *f, gconstpointer data)
 {
-	xmlnode *node = parse("<message type='chat' to='" PEER "' id='m2'>"
-			      "<body>Hi</body></message>");
+	xmlnode *node = pxm_test_parse("<message type='chat' to='" PEER
+				       "' id='m2'>"
+				       "<body>Hi</body></message>");
 
 	for (guint i = 0; i < 3; i++) {
 		PxmStanza st;
 
 		pxm_stanza_init(&st, node, TRUE);
-		pxm_pipeline_outgoing(f->account, &st);
+		pxm_pipeline_outgoing(f->t.account, &st);
 		pxm_stanza_clear(&st);
 	}
-	g_assert_cmpuint(
-		count_children(node, "markable", "urn:xmpp:chat-markers:0"), ==,
-		1);
+	g_assert_cmpuint(pxm_test_count_children(node, "markable",
+						 "urn:xmpp:chat-markers:0"),
+			 ==, 1);
 	xmlnode_free(node);
 }
 
@@ -290,7 +160,7 @@ test_markable_not_added(Fixture *f, gconstpointer data)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autofree char *out = send_out(f, cases[i]);
+		g_autofree char *out = pxm_test_send_out(&f->t, cases[i]);
 
 		g_assert_null(strstr(out, "<markable"));
 	}
@@ -306,15 +176,18 @@ test_markable_caps(Fixture *f, gconstpointer data)
 	g_autofree char *other = NULL;
 
 	peer_online(f, CAPS);
-	full = send_out(f, "<message type='chat' to='" PEER "' id='1'>"
-			   "<body>Hi</body></message>");
-	bare = send_out(f, "<message type='chat' to='" PEER_BARE "' id='2'>"
-			   "<body>Hi</body></message>");
+	full = pxm_test_send_out(&f->t,
+				 "<message type='chat' to='" PEER "' id='1'>"
+				 "<body>Hi</body></message>");
+	bare = pxm_test_send_out(&f->t, "<message type='chat' to='" PEER_BARE
+					"' id='2'>"
+					"<body>Hi</body></message>");
 	g_assert_null(strstr(full, "<markable"));
 	g_assert_null(strstr(bare, "<markable"));
-	receive(f, "<presence from='" PEER_BARE "/phone'/>");
-	other = send_out(f, "<message type='chat' to='" PEER_BARE "' id='3'>"
-			    "<body>Hi</body></message>");
+	pxm_test_receive(&f->t, "<presence from='" PEER_BARE "/phone'/>");
+	other = pxm_test_send_out(&f->t, "<message type='chat' to='" PEER_BARE
+					 "' id='3'>"
+					 "<body>Hi</body></message>");
 	g_assert_nonnull(strstr(other, "<markable"));
 }
 
@@ -327,12 +200,13 @@ test_seen_example(Fixture *f, gconstpointer data)
 	g_autofree char *xml = NULL;
 
 	peer_online(f, NULL);
-	g_assert_cmpint(receive(f, MARKABLE), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(&f->t, MARKABLE), ==,
+			PXM_VERDICT_CONTINUE);
 	/* Nothing before the user has seen it. */
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
-	xml = sent_xml(f, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	xml = pxm_test_sent_dup(&f->t, 0);
 	g_assert_cmpstr(xml, ==,
 			"<message to='" PEER_BARE "' id='ID'>"
 			"<displayed xmlns='urn:xmpp:chat-markers:0' "
@@ -347,41 +221,47 @@ test_seen_latest_once(Fixture *f, gconstpointer data)
 	g_autofree char *second = NULL;
 
 	peer_online(f, NULL);
-	receive(f, "<message type='chat' from='" PEER "' id='m1'><body>1"
-		   "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
-		   "</message>");
-	receive(f, "<message type='chat' from='" PEER "' id='m2'><body>2"
-		   "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
-		   "</message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='m1'><body>1"
+			 "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
+			 "</message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='m2'><body>2"
+			 "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
+			 "</message>");
 	/* Not markable: does not move the marker. */
-	receive(f, "<message type='chat' from='" PEER "' id='m3'><body>3"
-		   "</body></message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='m3'><body>3"
+			 "</body></message>");
 	seen(f, PEER_BARE);
 	seen(f, PEER_BARE);
 	/* The same message delivered again is not new. */
-	receive(f, "<message type='chat' from='" PEER "' id='m2'><body>2"
-		   "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
-		   "</message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='m2'><body>2"
+			 "</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
+			 "</message>");
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
-	first = sent_xml(f, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	first = pxm_test_sent_dup(&f->t, 0);
 	g_assert_cmpstr(first, ==,
 			"<message to='" PEER_BARE "' type='chat' id='ID'>"
 			"<displayed xmlns='urn:xmpp:chat-markers:0' id='m2'/>"
 			"</message>");
-	receive(f, "<message type='chat' from='" PEER_BARE "/phone' id='m4'>"
-		   "<body>4</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
-		   "</message>");
+	pxm_test_receive(
+		&f->t,
+		"<message type='chat' from='" PEER_BARE "/phone' id='m4'>"
+		"<body>4</body><markable xmlns='urn:xmpp:chat-markers:0'/>"
+		"</message>");
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 2);
-	second = sent_xml(f, 1);
+	g_assert_cmpuint(f->t.sent->len, ==, 2);
+	second = pxm_test_sent_dup(&f->t, 1);
 	g_assert_cmpstr(second, ==,
 			"<message to='" PEER_BARE "' type='chat' id='ID'>"
 			"<displayed xmlns='urn:xmpp:chat-markers:0' id='m4'/>"
 			"</message>");
 	/* Another conversation has nothing to mark. */
 	seen(f, "nurse@capulet.lit");
-	g_assert_cmpuint(f->sent->len, ==, 2);
+	g_assert_cmpuint(f->t.sent->len, ==, 2);
 }
 
 static void
@@ -418,38 +298,39 @@ test_seen_forged(Fixture *f, gconstpointer data)
 	};
 
 	peer_online(f, NULL);
-	receive(f, "<presence from='" OWN_BARE "/laptop'/>");
+	pxm_test_receive(&f->t, "<presence from='" OWN_BARE "/laptop'/>");
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		receive(f, cases[i]);
+		pxm_test_receive(&f->t, cases[i]);
 		seen(f, PEER_BARE);
 		seen(f, OWN_BARE);
-		g_assert_cmpuint(f->sent->len, ==, 0);
+		g_assert_cmpuint(f->t.sent->len, ==, 0);
 	}
 	/* Our other device's message to the contact (a sent carbon). */
-	receive_forwarded(f,
-			  "<message type='chat' from='" OWN_BARE "/laptop' "
-			  "to='" PEER "' id='s'><body>Hi</body>"
-			  "<markable xmlns='urn:xmpp:chat-markers:0'/>"
-			  "</message>",
-			  PXM_ORIGIN_CARBON, TRUE, 0);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message type='chat' from='" OWN_BARE
+				   "/laptop' "
+				   "to='" PEER "' id='s'><body>Hi</body>"
+				   "<markable xmlns='urn:xmpp:chat-markers:0'/>"
+				   "</message>",
+				   PXM_ORIGIN_CARBON, TRUE, 0);
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 }
 
 /* Section 11: no markers to who cannot see our presence. */
 static void
 test_seen_needs_presence(Fixture *f, gconstpointer data)
 {
-	receive(f, MARKABLE);
+	pxm_test_receive(&f->t, MARKABLE);
 	seen(f, PEER_BARE);
-	receive(f, "<presence from='mallory@evil.example/x'/>");
-	receive(f, MARKABLE);
+	pxm_test_receive(&f->t, "<presence from='mallory@evil.example/x'/>");
+	pxm_test_receive(&f->t, MARKABLE);
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	peer_online(f, NULL);
-	receive(f, MARKABLE);
+	pxm_test_receive(&f->t, MARKABLE);
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
 }
 
 /* Messages from the contact seen here as carbons or from the archive are
@@ -461,21 +342,23 @@ test_seen_forwarded(Fixture *f, gconstpointer data)
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
 	peer_online(f, NULL);
-	receive_forwarded(f,
-			  "<message type='chat' from='" PEER "' to='" OWN_BARE
-			  "/laptop' id='c1'><body>Hi</body>"
-			  "<markable xmlns='urn:xmpp:chat-markers:0'/>"
-			  "</message>",
-			  PXM_ORIGIN_CARBON, FALSE, 0);
-	receive_forwarded(f,
-			  "<message type='chat' from='" PEER "' to='" OWN_BARE
-			  "' id='old'><body>Hi</body>"
-			  "<markable xmlns='urn:xmpp:chat-markers:0'/>"
-			  "</message>",
-			  PXM_ORIGIN_ARCHIVE, FALSE, now - 3600);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message type='chat' from='" PEER
+				   "' to='" OWN_BARE
+				   "/laptop' id='c1'><body>Hi</body>"
+				   "<markable xmlns='urn:xmpp:chat-markers:0'/>"
+				   "</message>",
+				   PXM_ORIGIN_CARBON, FALSE, 0);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message type='chat' from='" PEER
+				   "' to='" OWN_BARE
+				   "' id='old'><body>Hi</body>"
+				   "<markable xmlns='urn:xmpp:chat-markers:0'/>"
+				   "</message>",
+				   PXM_ORIGIN_ARCHIVE, FALSE, now - 3600);
 	seen(f, PEER_BARE);
-	g_assert_cmpuint(f->sent->len, ==, 1);
-	xml = sent_xml(f, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	xml = pxm_test_sent_dup(&f->t, 0);
 	g_assert_cmpstr(xml, ==,
 			"<message to='" PEER_BARE "' type='chat' id='ID'>"
 			"<displayed xmlns='urn:xmpp:chat-markers:0' id='c1'/>"
@@ -492,7 +375,7 @@ send_content(Fixture *f, const char *id)
 					       "are you?</body></message>",
 					       id);
 
-	g_free(send_out(f, xml));
+	g_free(pxm_test_send_out(&f->t, xml));
 }
 
 /* Example 2, the other way round: Romeo displayed our message. */
@@ -500,17 +383,19 @@ static void
 test_displayed_example(Fixture *f, gconstpointer data)
 {
 	send_content(f, "the-msg-1");
-	g_assert_cmpint(receive(f, "<message to='" OWN_BARE "' from='" PEER
-				   "'><displayed "
-				   "xmlns='urn:xmpp:chat-markers:0' "
-				   "id='the-msg-1'/></message>"),
+	g_assert_cmpint(pxm_test_receive(&f->t,
+					 "<message to='" OWN_BARE
+					 "' from='" PEER "'><displayed "
+					 "xmlns='urn:xmpp:chat-markers:0' "
+					 "id='the-msg-1'/></message>"),
 			==, PXM_VERDICT_CONTINUE);
 	g_assert_cmpuint(f->signals->len, ==, 1);
 	g_assert_cmpstr(f->signals->pdata[0], ==, PEER_BARE " the-msg-1");
 	/* Again (another device of his): nothing new. */
-	receive(f, "<message to='" OWN_BARE "' from='" PEER_BARE "/phone'>"
-		   "<displayed xmlns='urn:xmpp:chat-markers:0' "
-		   "id='the-msg-1'/></message>");
+	pxm_test_receive(&f->t, "<message to='" OWN_BARE "' from='" PEER_BARE
+				"/phone'>"
+				"<displayed xmlns='urn:xmpp:chat-markers:0' "
+				"id='the-msg-1'/></message>");
 	g_assert_cmpuint(f->signals->len, ==, 1);
 }
 
@@ -518,22 +403,25 @@ test_displayed_example(Fixture *f, gconstpointer data)
 static void
 test_displayed_forward_only(Fixture *f, gconstpointer data)
 {
-	xmlnode *node = parse("<message type='chat' to='" PEER "' id='old'>"
-			      "<body>Earlier</body></message>");
+	xmlnode *node = pxm_test_parse("<message type='chat' to='" PEER
+				       "' id='old'>"
+				       "<body>Earlier</body></message>");
 	PxmStanza old;
 
 	/* A message we sent an hour ago (e.g. seen again as a carbon). */
 	pxm_stanza_init(&old, node, TRUE);
 	old.timestamp = g_get_real_time() / G_USEC_PER_SEC - 3600;
-	pxm_presenter_remember_sent(f->account, old.to, &old);
+	pxm_presenter_remember_sent(f->t.account, old.to, &old);
 	pxm_stanza_clear(&old);
 	xmlnode_free(node);
 	send_content(f, "new");
 
-	receive(f, "<message from='" PEER "'><displayed "
-		   "xmlns='urn:xmpp:chat-markers:0' id='new'/></message>");
-	receive(f, "<message from='" PEER "'><displayed "
-		   "xmlns='urn:xmpp:chat-markers:0' id='old'/></message>");
+	pxm_test_receive(
+		&f->t, "<message from='" PEER "'><displayed "
+		       "xmlns='urn:xmpp:chat-markers:0' id='new'/></message>");
+	pxm_test_receive(
+		&f->t, "<message from='" PEER "'><displayed "
+		       "xmlns='urn:xmpp:chat-markers:0' id='old'/></message>");
 	g_assert_cmpuint(f->signals->len, ==, 1);
 	g_assert_cmpstr(f->signals->pdata[0], ==, PEER_BARE " new");
 }
@@ -569,27 +457,29 @@ test_displayed_forged(Fixture *f, gconstpointer data)
 
 	send_content(f, "ours");
 	peer_online(f, NULL);
-	receive(f, "<message type='chat' from='" PEER "' id='theirs'>"
-		   "<body>Hi</body></message>");
+	pxm_test_receive(&f->t,
+			 "<message type='chat' from='" PEER "' id='theirs'>"
+			 "<body>Hi</body></message>");
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
-		receive(f, cases[i]);
+		pxm_test_receive(&f->t, cases[i]);
 	/* Our other device displayed something (a sent carbon), and an
 	 * archived marker. */
-	receive_forwarded(f,
-			  "<message from='" OWN_BARE "/laptop' to='" PEER "' "
-			  "type='chat' id='c1'><displayed "
-			  "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
-			  "</message>",
-			  PXM_ORIGIN_CARBON, TRUE, 0);
-	receive_forwarded(f,
-			  "<message from='" PEER "' to='" OWN_BARE "' "
-			  "type='chat' id='a1'><displayed "
-			  "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
-			  "</message>",
-			  PXM_ORIGIN_ARCHIVE, FALSE, 0);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message from='" OWN_BARE
+				   "/laptop' to='" PEER "' "
+				   "type='chat' id='c1'><displayed "
+				   "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
+				   "</message>",
+				   PXM_ORIGIN_CARBON, TRUE, 0);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message from='" PEER "' to='" OWN_BARE "' "
+				   "type='chat' id='a1'><displayed "
+				   "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
+				   "</message>",
+				   PXM_ORIGIN_ARCHIVE, FALSE, 0);
 	g_assert_cmpuint(f->signals->len, ==, 0);
 	/* None of them is answered either. */
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 }
 
 /* The contact's marker sent to our other device, copied to us. */
@@ -597,12 +487,13 @@ static void
 test_displayed_carbon(Fixture *f, gconstpointer data)
 {
 	send_content(f, "ours");
-	receive_forwarded(f,
-			  "<message from='" PEER "' to='" OWN_BARE "/laptop' "
-			  "type='chat' id='c2'><displayed "
-			  "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
-			  "</message>",
-			  PXM_ORIGIN_CARBON, FALSE, 0);
+	pxm_test_receive_forwarded(&f->t,
+				   "<message from='" PEER "' to='" OWN_BARE
+				   "/laptop' "
+				   "type='chat' id='c2'><displayed "
+				   "xmlns='urn:xmpp:chat-markers:0' id='ours'/>"
+				   "</message>",
+				   PXM_ORIGIN_CARBON, FALSE, 0);
 	g_assert_cmpuint(f->signals->len, ==, 1);
 	g_assert_cmpstr(f->signals->pdata[0], ==, PEER_BARE " ours");
 }
@@ -613,13 +504,15 @@ test_disabled(Fixture *f, gconstpointer data)
 	g_autofree char *out = NULL;
 
 	peer_online(f, NULL);
-	out = send_out(f, "<message type='chat' to='" PEER "' id='ours'>"
-			  "<body>Hi</body></message>");
+	out = pxm_test_send_out(&f->t,
+				"<message type='chat' to='" PEER "' id='ours'>"
+				"<body>Hi</body></message>");
 	g_assert_null(strstr(out, "<markable"));
-	receive(f, MARKABLE);
-	receive(f, "<message from='" PEER "'><displayed "
-		   "xmlns='urn:xmpp:chat-markers:0' id='ours'/></message>");
-	g_assert_cmpuint(f->sent->len, ==, 0);
+	pxm_test_receive(&f->t, MARKABLE);
+	pxm_test_receive(
+		&f->t, "<message from='" PEER "'><displayed "
+		       "xmlns='urn:xmpp:chat-markers:0' id='ours'/></message>");
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
 	g_assert_cmpuint(f->signals->len, ==, 0);
 }
 

@@ -7,104 +7,19 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 #define OWN "alice@example.org/pidgin"
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
-static PxmAccount *
-open_account(Fixture *f, gboolean enabled)
-{
-	g_autoptr(GError) error = NULL;
-	PxmStore *store = pxm_store_open(f->store_path, &error);
-	PxmAccount *account;
-
-	g_assert_no_error(error);
-	account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				  record_send, f);
-	if (enabled)
-		g_assert_true(pxm_account_set_active(
-			account, extension_index("xep0359-stanza-id"), TRUE));
-	return account;
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	f->account = open_account(f, GPOINTER_TO_INT(data));
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
-}
-
-static xmlnode *
-parse(const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	return node;
-}
-
-static guint
-count_children(xmlnode *node, const char *name, const char *ns)
-{
-	guint n = 0;
-
-	for (xmlnode *c = node->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
-			n++;
-	return n;
+	pxm_test_account_setup(f, OWN, FALSE);
+	if (GPOINTER_TO_INT(data))
+		pxm_test_account_activate(f, "xep0359-stanza-id");
 }
 
 static char *
@@ -124,7 +39,7 @@ send_out(Fixture *f, xmlnode *node)
 static PxmVerdict
 receive(Fixture *f, const char *xml, char **stanza_id)
 {
-	xmlnode *node = parse(xml);
+	xmlnode *node = pxm_test_parse(xml);
 	PxmStanza st;
 	PxmVerdict verdict;
 
@@ -140,15 +55,17 @@ receive(Fixture *f, const char *xml, char **stanza_id)
 static void
 test_origin_id_added(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='chat' to='bob@example.org' "
-			     "id='purple1'><body>Hi</body></message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='chat' to='bob@example.org' "
+		"id='purple1'><body>Hi</body></message>");
 	g_autofree char *origin = send_out(f, msg);
 	g_autofree char *xml = NULL;
 	g_autofree char *expected = NULL;
 
 	g_assert_nonnull(origin);
 	g_assert_true(g_uuid_string_is_valid(origin));
-	g_assert_cmpuint(count_children(msg, "origin-id", PXM_NS_SID), ==, 1);
+	g_assert_cmpuint(pxm_test_count_children(msg, "origin-id", PXM_NS_SID),
+			 ==, 1);
 	/* The exact XML the prpl will send. */
 	xml = xmlnode_to_str(msg, NULL);
 	expected = g_strdup_printf(
@@ -165,39 +82,45 @@ test_origin_id_added(Fixture *f, gconstpointer data)
 static void
 test_origin_id_idempotent(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='chat' to='bob@example.org'>"
-			     "<body>Hi</body></message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='chat' to='bob@example.org'>"
+		"<body>Hi</body></message>");
 	g_autofree char *first = send_out(f, msg);
 	g_autofree char *second = send_out(f, msg);
 	g_autofree char *third = send_out(f, msg);
 
 	g_assert_cmpstr(first, ==, second);
 	g_assert_cmpstr(first, ==, third);
-	g_assert_cmpuint(count_children(msg, "origin-id", PXM_NS_SID), ==, 1);
+	g_assert_cmpuint(pxm_test_count_children(msg, "origin-id", PXM_NS_SID),
+			 ==, 1);
 	xmlnode_free(msg);
 }
 
 static void
 test_origin_id_kept(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='chat' to='bob@example.org'>"
-			     "<body>Hi</body><origin-id xmlns='urn:xmpp:sid:0' "
-			     "id='given'/></message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='chat' to='bob@example.org'>"
+		"<body>Hi</body><origin-id xmlns='urn:xmpp:sid:0' "
+		"id='given'/></message>");
 	g_autofree char *origin = send_out(f, msg);
 
 	g_assert_cmpstr(origin, ==, "given");
-	g_assert_cmpuint(count_children(msg, "origin-id", PXM_NS_SID), ==, 1);
+	g_assert_cmpuint(pxm_test_count_children(msg, "origin-id", PXM_NS_SID),
+			 ==, 1);
 	xmlnode_free(msg);
 }
 
 static void
 test_origin_id_not_on_errors(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='error' to='bob@example.org'/>");
+	xmlnode *msg =
+		pxm_test_parse("<message type='error' to='bob@example.org'/>");
 	g_autofree char *origin = send_out(f, msg);
 
 	g_assert_null(origin);
-	g_assert_cmpuint(count_children(msg, "origin-id", PXM_NS_SID), ==, 0);
+	g_assert_cmpuint(pxm_test_count_children(msg, "origin-id", PXM_NS_SID),
+			 ==, 0);
 	xmlnode_free(msg);
 }
 
@@ -351,8 +274,9 @@ test_duplicate_after_restart(Fixture *f, gconstpointer data)
 		"from='example.org' stamp='2026-11-20T10:00:00Z'/></message>";
 
 	g_assert_cmpint(receive(f, live, NULL), ==, PXM_VERDICT_CONTINUE);
-	pxm_account_free(f->account, NULL);
-	f->account = open_account(f, TRUE);
+	pxm_test_account_close(f);
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	g_assert_cmpint(receive(f, redelivered, NULL), ==, PXM_VERDICT_DROP);
 	/* A different delayed message is shown. */
 	g_assert_cmpint(
@@ -370,8 +294,9 @@ test_duplicate_after_restart(Fixture *f, gconstpointer data)
 static void
 test_sent_recognised(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='chat' to='bob@example.org/phone'>"
-			     "<body>Hi</body></message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='chat' to='bob@example.org/phone'>"
+		"<body>Hi</body></message>");
 	g_autofree char *origin = send_out(f, msg);
 	PxmStanza echo = { 0 };
 
@@ -396,9 +321,10 @@ test_sent_recognised(Fixture *f, gconstpointer data)
 static void
 test_room_reflection_shown(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='groupchat' "
-			     "to='room@muc.example.org'><body>Hi</body>"
-			     "</message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='groupchat' "
+		"to='room@muc.example.org'><body>Hi</body>"
+		"</message>");
 	g_autofree char *origin = send_out(f, msg);
 	g_autofree char *xml = g_strdup_printf(
 		"<message type='groupchat' from='room@muc.example.org/alice' "
@@ -443,7 +369,7 @@ answer(Fixture *f, const char *from, const char *id, const char *feature)
 		"<identity category='account' type='registered'/>"
 		"<feature var='%s'/></query></iq>",
 		from, id, feature);
-	xmlnode *iq = parse(xml);
+	xmlnode *iq = pxm_test_parse(xml);
 
 	g_assert_true(pxm_iq_tracker_handle(f->account->iq, iq));
 	xmlnode_free(iq);
@@ -504,7 +430,7 @@ static void
 test_reply_after_stop(Fixture *f, gconstpointer data)
 {
 	g_autofree char *id = sent_disco_id(f, "alice@example.org");
-	guint index = extension_index("xep0359-stanza-id");
+	guint index = pxm_test_extension_index("xep0359-stanza-id");
 
 	g_assert_true(pxm_account_set_active(f->account, index, FALSE));
 	answer(f, "alice@example.org", id, "urn:xmpp:sid:0");
@@ -514,8 +440,9 @@ test_reply_after_stop(Fixture *f, gconstpointer data)
 static void
 test_disabled(Fixture *f, gconstpointer data)
 {
-	xmlnode *msg = parse("<message type='chat' to='bob@example.org'>"
-			     "<body>Hi</body></message>");
+	xmlnode *msg = pxm_test_parse(
+		"<message type='chat' to='bob@example.org'>"
+		"<body>Hi</body></message>");
 	g_autofree char *origin = send_out(f, msg);
 	g_autofree char *sid = NULL;
 
@@ -532,7 +459,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0359-stanza-id/" path, Fixture, GINT_TO_POINTER(on),   \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("compose/adds-origin-id", test_origin_id_added, TRUE);
 	ADD("compose/idempotent-under-resend", test_origin_id_idempotent, TRUE);
 	ADD("compose/keeps-existing", test_origin_id_kept, TRUE);

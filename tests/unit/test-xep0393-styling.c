@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 
 #define OWN "alice@example.org/pidgin"
@@ -17,57 +18,14 @@
 #define M(s) "<font face='monospace'>" s "</font>"
 #define Q(s) "<font color='#52799e'>" s "</font>"
 
-typedef struct {
-	char *dir;
-	PxmAccount *account;
-} Fixture;
-
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	xmlnode_free(stanza);
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
-	pxm_host_init(&error);
-	g_assert_no_error(error);
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
+	pxm_test_account_setup(f, OWN, FALSE);
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account,
-			pxm_registry_lookup(pxm_host_get_registry(),
-					    "xep0393-styling")
-				->index,
-			TRUE));
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	g_autoptr(GDir) d = NULL;
-	const char *name;
-
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	d = g_dir_open(f->dir, 0, NULL);
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(f->dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(f->dir);
-	g_free(f->dir);
+		pxm_test_account_activate(f, "xep0393-styling");
 }
 
 /* Runs @node through the incoming pipeline; returns the HTML a stage set
@@ -771,7 +729,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0393-styling/" path, Fixture, GINT_TO_POINTER(on),     \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("spans/xep-examples", test_span_examples, TRUE);
 	ADD("spans/kinds", test_span_kinds, TRUE);
 	ADD("spans/rules", test_span_rules, TRUE);

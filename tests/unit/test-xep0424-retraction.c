@@ -8,10 +8,9 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 #include "extensions/xep0424-retraction/xep0424-retraction.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 
 #define OWN "lord@capulet.example/chamber"
 #define ROMEO "romeo@montague.example"
@@ -21,115 +20,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 	"/me retracted a previous message, but it&apos;s unsupported by your " \
 	"client."
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
-/* What the glue does: the outgoing pipeline, then the wire. */
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	PxmStore *store;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	store = pxm_store_open(f->store_path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
-	g_assert_true(pxm_account_set_active(
-		f->account, extension_index("xep0359-stanza-id"), TRUE));
+	pxm_test_account_setup(f, OWN, TRUE);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index("xep0424-retraction"),
-			TRUE));
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
+		pxm_test_account_activate(f, "xep0424-retraction");
 }
 
 static gpointer
 state(Fixture *f)
 {
-	return f->account->states[extension_index("xep0424-retraction")];
-}
-
-static PxmVerdict
-receive(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	g_assert_nonnull(node);
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
-}
-
-static void
-user_sends(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	record_send(f->account, node, f);
-}
-
-static const char *
-last_sent(Fixture *f)
-{
-	g_assert_cmpuint(f->sent->len, >, 0);
-	return f->sent->pdata[f->sent->len - 1];
+	return pxm_test_account_state(f, "xep0424-retraction");
 }
 
 static void
@@ -141,7 +46,7 @@ presence(Fixture *f, const char *from, const char *type)
 		"affiliation='none' role='participant'/></x></presence>",
 		from, type ? " type='" : "", type ? type : "", type ? "'" : "");
 
-	g_assert_cmpint(receive(f, xml), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(f, xml), ==, PXM_VERDICT_CONTINUE);
 }
 
 static const char *const wrong =
@@ -171,10 +76,12 @@ test_xep_example(Fixture *f, gconstpointer data)
 	g_autofree char *retraction = retraction_of(
 		"romeo@montague.example/orchard", "chat", "wrong-recipient-1");
 
-	g_assert_cmpint(receive(f, wrong), ==, PXM_VERDICT_CONTINUE);
-	g_assert_cmpint(receive(f, retraction), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, wrong), ==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive(f, retraction), ==,
+			PXM_VERDICT_CONSUMED);
 	/* The same again (a copy from the archive): consumed silently. */
-	g_assert_cmpint(receive(f, retraction), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, retraction), ==,
+			PXM_VERDICT_CONSUMED);
 }
 
 /* Section 5: only the sender of a message retracts it. */
@@ -186,47 +93,53 @@ test_forged(Fixture *f, gconstpointer data)
 	g_autofree char *elsewhere = retraction_of("tybalt@capulet.example/x",
 						   "chat", "wrong-recipient-1");
 
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='purple1'>"
-		      "<body>Mine</body></message>");
-	g_assert_cmpint(receive(f, of_ours), ==, PXM_VERDICT_DROP);
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple1'>"
+			    "<body>Mine</body></message>");
+	g_assert_cmpint(pxm_test_receive(f, of_ours), ==, PXM_VERDICT_DROP);
 	/* Another contact names a message of another conversation: there
 	 * it is unknown, so nothing of it is shown. */
-	receive(f, wrong);
-	g_assert_cmpint(receive(f, elsewhere), ==, PXM_VERDICT_CONSUMED);
+	pxm_test_receive(f, wrong);
+	g_assert_cmpint(pxm_test_receive(f, elsewhere), ==,
+			PXM_VERDICT_CONSUMED);
 }
 
 static void
 test_malformed(Fixture *f, gconstpointer data)
 {
-	g_assert_cmpint(receive(f, "<message type='chat' "
-				   "from='romeo@montague.example/o' id='x1'>"
-				   "<retract "
-				   "xmlns='urn:xmpp:message-retract:1'/>"
-				   "<body>fallback</body></message>"),
-			==, PXM_VERDICT_DROP);
-	g_assert_cmpint(receive(f, "<message type='chat' "
-				   "from='romeo@montague.example/o' id='x2'>"
-				   "<retract id='' "
-				   "xmlns='urn:xmpp:message-retract:1'/>"
-				   "</message>"),
-			==, PXM_VERDICT_DROP);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message type='chat' "
+				    "from='romeo@montague.example/o' id='x1'>"
+				    "<retract "
+				    "xmlns='urn:xmpp:message-retract:1'/>"
+				    "<body>fallback</body></message>"),
+		==, PXM_VERDICT_DROP);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message type='chat' "
+				    "from='romeo@montague.example/o' id='x2'>"
+				    "<retract id='' "
+				    "xmlns='urn:xmpp:message-retract:1'/>"
+				    "</message>"),
+		==, PXM_VERDICT_DROP);
 	/* Version 0 (urn:xmpp:message-retract:0 in a XEP-0422 wrapper) is
 	 * not this protocol: an ordinary message. */
-	g_assert_cmpint(receive(f, "<message type='chat' "
-				   "from='romeo@montague.example/o' id='x3'>"
-				   "<apply-to xmlns='urn:xmpp:fasten:0' "
-				   "id='wrong-recipient-1'><retract "
-				   "xmlns='urn:xmpp:message-retract:0'/>"
-				   "</apply-to><body>fallback</body>"
-				   "</message>"),
-			==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message type='chat' "
+				    "from='romeo@montague.example/o' id='x3'>"
+				    "<apply-to xmlns='urn:xmpp:fasten:0' "
+				    "id='wrong-recipient-1'><retract "
+				    "xmlns='urn:xmpp:message-retract:0'/>"
+				    "</apply-to><body>fallback</body>"
+				    "</message>"),
+		==, PXM_VERDICT_CONTINUE);
 	/* Errors are not retractions. */
-	g_assert_cmpint(receive(f, "<message type='error' "
-				   "from='romeo@montague.example/o' id='x4'>"
-				   "<retract id='a' "
-				   "xmlns='urn:xmpp:message-retract:1'/>"
-				   "</message>"),
-			==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message type='error' "
+				    "from='romeo@montague.example/o' id='x4'>"
+				    "<retract id='a' "
+				    "xmlns='urn:xmpp:message-retract:1'/>"
+				    "</message>"),
+		==, PXM_VERDICT_CONTINUE);
 }
 
 static const char *const room_message =
@@ -245,12 +158,12 @@ test_room(Fixture *f, gconstpointer data)
 
 	presence(f, ROOM "/eve", NULL);
 	presence(f, ROOM_BOB, NULL);
-	receive(f, room_message);
-	g_assert_cmpint(receive(f, forged), ==, PXM_VERDICT_DROP);
+	pxm_test_receive(f, room_message);
+	g_assert_cmpint(pxm_test_receive(f, forged), ==, PXM_VERDICT_DROP);
 	/* The 'id' attribute names nothing in a room: not shown as that
 	 * message, so no check is needed. */
-	g_assert_cmpint(receive(f, by_id), ==, PXM_VERDICT_CONSUMED);
-	g_assert_cmpint(receive(f, real), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, by_id), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, real), ==, PXM_VERDICT_CONSUMED);
 }
 
 /* The exact stanza /retract sends, one to one (section 3): the 'id'
@@ -265,15 +178,15 @@ test_command(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) sent = NULL;
 	const PxmShownMessage *last;
 
-	user_sends(f,
-		   "<message type='chat' to='romeo@montague.example/orchard' "
+	pxm_test_user_sends(
+		f, "<message type='chat' to='romeo@montague.example/orchard' "
 		   "id='purple1'><body>Oops</body></message>");
 	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO,
 					    "romeo@montague.example/orchard",
 					    FALSE, &error),
 			==, PURPLE_CMD_RET_OK);
 	g_assert_null(error);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	g_assert_true(g_uuid_string_is_valid(xmlnode_get_attrib(sent, "id")));
 	expected = g_strdup_printf(
 		"<message type='chat' to='romeo@montague.example/orchard' "
@@ -285,7 +198,7 @@ test_command(Fixture *f, gconstpointer data)
 		"<body xmlns='jabber:client'>" FALLBACK "</body></message>",
 		xmlnode_get_attrib(sent, "id"),
 		xmlnode_get_attrib(xmlnode_get_child(sent, "origin-id"), "id"));
-	g_assert_cmpstr(last_sent(f), ==, expected);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, expected);
 	/* The retraction is not the user's last message now. */
 	last = pxm_presenter_last(f->account, ROMEO, PXM_LAST_SENT);
 	g_assert_cmpstr(last->id, ==, "purple1");
@@ -303,18 +216,21 @@ test_command_corrected(Fixture *f, gconstpointer data)
 	g_autofree char *error = NULL;
 	g_autoptr(xmlnode) sent = NULL;
 
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='purple1'>"
-		      "<body>Oops</body></message>");
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='purple2'>"
-		      "<body>Oops!</body><replace id='purple1' "
-		      "xmlns='urn:xmpp:message-correct:0'/></message>");
-	user_sends(f, "<message type='chat' to='" ROMEO "' id='purple3'>"
-		      "<body>Oops!!</body><replace id='purple1' "
-		      "xmlns='urn:xmpp:message-correct:0'/></message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple1'>"
+			    "<body>Oops</body></message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple2'>"
+			    "<body>Oops!</body><replace id='purple1' "
+			    "xmlns='urn:xmpp:message-correct:0'/></message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple3'>"
+			    "<body>Oops!!</body><replace id='purple1' "
+			    "xmlns='urn:xmpp:message-correct:0'/></message>");
 	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
 					    FALSE, &error),
 			==, PURPLE_CMD_RET_OK);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	g_assert_cmpstr(
 		xmlnode_get_attrib(xmlnode_get_child(sent, "retract"), "id"),
 		==, "purple1");
@@ -326,7 +242,7 @@ test_command_nothing_sent(Fixture *f, gconstpointer data)
 	g_autofree char *error = NULL;
 	guint before;
 
-	receive(f, wrong);
+	pxm_test_receive(f, wrong);
 	before = f->sent->len;
 	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
 					    FALSE, &error),
@@ -401,8 +317,9 @@ test_disabled(Fixture *f, gconstpointer data)
 	g_autofree char *retraction = retraction_of(
 		"romeo@montague.example/orchard", "chat", "wrong-recipient-1");
 
-	receive(f, wrong);
-	g_assert_cmpint(receive(f, retraction), ==, PXM_VERDICT_CONTINUE);
+	pxm_test_receive(f, wrong);
+	g_assert_cmpint(pxm_test_receive(f, retraction), ==,
+			PXM_VERDICT_CONTINUE);
 }
 
 int
@@ -411,7 +328,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0424-retraction/" path, Fixture, GINT_TO_POINTER(on),  \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("handle/xep-example", test_xep_example, TRUE);
 	ADD("handle/forged", test_forged, TRUE);
 	ADD("handle/malformed", test_malformed, TRUE);

@@ -8,135 +8,42 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 #include "extensions/xep0444-reactions/xep0444-reactions.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 
 #define OWN "romeo@capulet.net/orchard"
 #define JULIET "juliet@capulet.net"
 #define ROOM "verona@chat.capulet.net"
 #define ROOM_BOB ROOM "/bob"
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
-/* What the glue does: the outgoing pipeline, then the wire. */
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
-	PxmStore *store;
-
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	store = pxm_store_open(f->store_path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
-	g_assert_true(pxm_account_set_active(
-		f->account, extension_index("xep0359-stanza-id"), TRUE));
+	pxm_test_account_setup(f, OWN, TRUE);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	if (GPOINTER_TO_INT(data))
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index("xep0444-reactions"),
-			TRUE));
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
+		pxm_test_account_activate(f, "xep0444-reactions");
 }
 
 static gpointer
 state(Fixture *f)
 {
-	return f->account->states[extension_index("xep0444-reactions")];
-}
-
-static PxmVerdict
-receive(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	g_assert_nonnull(node);
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
-}
-
-static void
-user_sends(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	record_send(f->account, node, f);
-}
-
-static const char *
-last_sent(Fixture *f)
-{
-	g_assert_cmpuint(f->sent->len, >, 0);
-	return f->sent->pdata[f->sent->len - 1];
+	return pxm_test_account_state(f, "xep0444-reactions");
 }
 
 /* Section 3.1: Romeo's message and Juliet's reaction to it. */
 static void
 test_xep_example(Fixture *f, gconstpointer data)
 {
-	user_sends(f, "<message to='juliet@capulet.net/balcony' "
-		      "id='744f6e18-a57a-11e9-a656-4889e7820c76' type='chat'>"
-		      "<body>Hello, world!</body></message>");
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/balcony' "
+	pxm_test_user_sends(
+		f, "<message to='juliet@capulet.net/balcony' "
+		   "id='744f6e18-a57a-11e9-a656-4889e7820c76' type='chat'>"
+		   "<body>Hello, world!</body></message>");
+	g_assert_cmpint(pxm_test_receive(
+				f, "<message from='juliet@capulet.net/balcony' "
 				   "to='" OWN "' "
 				   "id='7fdd29fa-a57a-11e9-b04a-4889e7820c76' "
 				   "type='chat'><reactions "
@@ -146,15 +53,17 @@ test_xep_example(Fixture *f, gconstpointer data)
 				   "xmlns='urn:xmpp:hints'/></message>"),
 			==, PXM_VERDICT_CONSUMED);
 	/* Section 3.2: updated, then removed. */
-	g_assert_cmpint(receive(f,
-				"<message from='juliet@capulet.net/balcony' "
-				"id='96d73204' type='chat'><reactions "
-				"id='744f6e18-a57a-11e9-a656-4889e7820c76' "
-				"xmlns='urn:xmpp:reactions:0'><reaction>👋"
-				"</reaction><reaction>🐢</reaction></reactions>"
-				"</message>"),
-			==, PXM_VERDICT_CONSUMED);
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/balcony' "
+	g_assert_cmpint(
+		pxm_test_receive(f,
+				 "<message from='juliet@capulet.net/balcony' "
+				 "id='96d73204' type='chat'><reactions "
+				 "id='744f6e18-a57a-11e9-a656-4889e7820c76' "
+				 "xmlns='urn:xmpp:reactions:0'><reaction>👋"
+				 "</reaction><reaction>🐢</reaction></reactions>"
+				 "</message>"),
+		==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(
+				f, "<message from='juliet@capulet.net/balcony' "
 				   "id='973c9d2e' type='chat'><reactions "
 				   "id='744f6e18-a57a-11e9-a656-4889e7820c76' "
 				   "xmlns='urn:xmpp:reactions:0'/></message>"),
@@ -165,16 +74,18 @@ test_xep_example(Fixture *f, gconstpointer data)
 static void
 test_bodies(Fixture *f, gconstpointer data)
 {
-	g_assert_cmpint(receive(f,
-				"<message from='juliet@capulet.net/b' id='b1' "
-				"type='chat'><reactions id='x' "
-				"xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				"</reaction></reactions><fallback "
-				"xmlns='urn:xmpp:fallback:0' "
-				"for='urn:xmpp:reactions:0'/><body>👍</body>"
-				"</message>"),
-			==, PXM_VERDICT_CONSUMED);
-	g_assert_cmpint(receive(f,
+	g_assert_cmpint(
+		pxm_test_receive(f,
+				 "<message from='juliet@capulet.net/b' id='b1' "
+				 "type='chat'><reactions id='x' "
+				 "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				 "</reaction></reactions><fallback "
+				 "xmlns='urn:xmpp:fallback:0' "
+				 "for='urn:xmpp:reactions:0'/><body>👍</body>"
+				 "</message>"),
+		==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(
+				f,
 				"<message from='juliet@capulet.net/b' id='b2' "
 				"type='chat'><reactions id='x' "
 				"xmlns='urn:xmpp:reactions:0'><reaction>❤️"
@@ -187,43 +98,48 @@ static void
 test_malformed(Fixture *f, gconstpointer data)
 {
 	/* Business rules: one <reactions/> per message. */
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m1' type='chat'><reactions id='x' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				   "</reaction></reactions><reactions id='y' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👎"
-				   "</reaction></reactions></message>"),
-			==, PXM_VERDICT_DROP);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m1' type='chat'><reactions id='x' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				    "</reaction></reactions><reactions id='y' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👎"
+				    "</reaction></reactions></message>"),
+		==, PXM_VERDICT_DROP);
 	/* The schema: 'id' is required. */
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m2' type='chat'><reactions "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				   "</reaction></reactions></message>"),
-			==, PXM_VERDICT_DROP);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m2' type='chat'><reactions "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				    "</reaction></reactions></message>"),
+		==, PXM_VERDICT_DROP);
 	/* Nothing but text that is no emoji. */
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m3' type='chat'><reactions id='x' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>"
-				   "&lt;script&gt;</reaction><reaction>lol"
-				   "</reaction></reactions></message>"),
-			==, PXM_VERDICT_DROP);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m3' type='chat'><reactions id='x' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>"
+				    "&lt;script&gt;</reaction><reaction>lol"
+				    "</reaction></reactions></message>"),
+		==, PXM_VERDICT_DROP);
 	/* Some good, some not: the good ones count. */
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m4' type='chat'><reactions id='x' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				   "</reaction><reaction>👍</reaction>"
-				   "<reaction>lol</reaction><reaction/>"
-				   "</reactions></message>"),
-			==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m4' type='chat'><reactions id='x' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				    "</reaction><reaction>👍</reaction>"
+				    "<reaction>lol</reaction><reaction/>"
+				    "</reactions></message>"),
+		==, PXM_VERDICT_CONSUMED);
 	/* Errors (a refusal, section 3.3) are left to the prpl. */
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m5' type='error'><reactions id='x' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				   "</reaction></reactions><error "
-				   "type='modify'><not-acceptable "
-				   "xmlns='urn:ietf:params:xml:ns:xmpp-"
-				   "stanzas'/></error></message>"),
-			==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m5' type='error'><reactions id='x' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				    "</reaction></reactions><error "
+				    "type='modify'><not-acceptable "
+				    "xmlns='urn:ietf:params:xml:ns:xmpp-"
+				    "stanzas'/></error></message>"),
+		==, PXM_VERDICT_CONTINUE);
 }
 
 /* Business rules (one to one): the message must be the conversation's,
@@ -232,13 +148,15 @@ test_malformed(Fixture *f, gconstpointer data)
 static void
 test_reaction_elsewhere(Fixture *f, gconstpointer data)
 {
-	receive(f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
+	pxm_test_receive(
+		f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
 		   "<body>Juliet's</body></message>");
-	g_assert_cmpint(receive(f, "<message from='tybalt@capulet.net/x' "
-				   "id='t1' type='chat'><reactions id='j1' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👎"
-				   "</reaction></reactions></message>"),
-			==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='tybalt@capulet.net/x' "
+				    "id='t1' type='chat'><reactions id='j1' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👎"
+				    "</reaction></reactions></message>"),
+		==, PXM_VERDICT_CONSUMED);
 }
 
 /* The exact stanza /react sends one to one (sections 3.1, 4.2): the
@@ -252,17 +170,18 @@ test_command(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) sent = NULL;
 	g_autoptr(xmlnode) sent2 = NULL;
 
-	receive(f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
+	pxm_test_receive(
+		f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
 		   "<body>Hello</body><origin-id xmlns='urn:xmpp:sid:0' "
 		   "id='origin-j1'/></message>");
-	user_sends(f, "<message type='chat' to='" JULIET "' id='mine'>"
-		      "<body>Not this one</body></message>");
+	pxm_test_user_sends(f, "<message type='chat' to='" JULIET "' id='mine'>"
+			       "<body>Not this one</body></message>");
 	g_assert_cmpint(pxm_reactions_send(f->account, state(f), JULIET,
 					   "juliet@capulet.net/b", FALSE,
 					   " 👍  ❤️ 👍 ", &error),
 			==, PURPLE_CMD_RET_OK);
 	g_assert_null(error);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	expected = g_strdup_printf(
 		"<message type='chat' to='juliet@capulet.net/b' id='%s'>"
 		"<reactions xmlns='urn:xmpp:reactions:0' id='origin-j1'>"
@@ -272,16 +191,17 @@ test_command(Fixture *f, gconstpointer data)
 		"xmlns='urn:xmpp:sid:0' id='%s'/></message>",
 		xmlnode_get_attrib(sent, "id"),
 		xmlnode_get_attrib(xmlnode_get_child(sent, "origin-id"), "id"));
-	g_assert_cmpstr(last_sent(f), ==, expected);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, expected);
 
 	/* None: removes them (section 3.2).  Without an origin-id, the
 	 * message's id. */
-	receive(f, "<message from='juliet@capulet.net/b' id='j2' type='chat'>"
+	pxm_test_receive(
+		f, "<message from='juliet@capulet.net/b' id='j2' type='chat'>"
 		   "<body>Again</body></message>");
 	g_assert_cmpint(pxm_reactions_send(f->account, state(f), JULIET, JULIET,
 					   FALSE, NULL, &by_id),
 			==, PURPLE_CMD_RET_OK);
-	sent2 = xmlnode_from_str(last_sent(f), -1);
+	sent2 = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	g_assert_cmpstr(
 		xmlnode_get_attrib(xmlnode_get_child(sent2, "reactions"), "id"),
 		==, "j2");
@@ -299,21 +219,23 @@ test_command_room(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) sent = NULL;
 	guint before;
 
-	receive(f, "<message from='" ROOM_BOB "' type='groupchat' id='r1'>"
+	pxm_test_receive(
+		f, "<message from='" ROOM_BOB "' type='groupchat' id='r1'>"
 		   "<body>Hi all</body><stanza-id xmlns='urn:xmpp:sid:0' "
 		   "id='sid-r1' by='" ROOM "'/></message>");
 	g_assert_cmpint(pxm_reactions_send(f->account, state(f), ROOM, ROOM,
 					   TRUE, "🎉", &error),
 			==, PURPLE_CMD_RET_OK);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	g_assert_cmpstr(xmlnode_get_attrib(sent, "type"), ==, "groupchat");
 	g_assert_cmpstr(xmlnode_get_attrib(sent, "to"), ==, ROOM);
 	g_assert_cmpstr(
 		xmlnode_get_attrib(xmlnode_get_child(sent, "reactions"), "id"),
 		==, "sid-r1");
 
-	receive(f, "<message from='" ROOM_BOB "' type='groupchat' id='r2'>"
-		   "<body>No id</body></message>");
+	pxm_test_receive(f, "<message from='" ROOM_BOB
+			    "' type='groupchat' id='r2'>"
+			    "<body>No id</body></message>");
 	before = f->sent->len;
 	g_assert_cmpint(pxm_reactions_send(f->account, state(f), ROOM, ROOM,
 					   TRUE, "🎉", &no_id),
@@ -332,7 +254,8 @@ test_command_errors(Fixture *f, gconstpointer data)
 					   FALSE, "👍", &nothing),
 			==, PURPLE_CMD_RET_FAILED);
 	g_assert_nonnull(nothing);
-	receive(f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
+	pxm_test_receive(
+		f, "<message from='juliet@capulet.net/b' id='j1' type='chat'>"
 		   "<body>Hello</body></message>");
 	g_assert_cmpint(pxm_reactions_send(f->account, state(f), JULIET, JULIET,
 					   FALSE, "👍 <b>", &not_emoji),
@@ -408,11 +331,12 @@ test_notice(Fixture *f, gconstpointer data)
 static void
 test_disabled(Fixture *f, gconstpointer data)
 {
-	g_assert_cmpint(receive(f, "<message from='juliet@capulet.net/b' "
-				   "id='m1' type='chat'><reactions id='x' "
-				   "xmlns='urn:xmpp:reactions:0'><reaction>👍"
-				   "</reaction></reactions></message>"),
-			==, PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(
+		pxm_test_receive(f, "<message from='juliet@capulet.net/b' "
+				    "id='m1' type='chat'><reactions id='x' "
+				    "xmlns='urn:xmpp:reactions:0'><reaction>👍"
+				    "</reaction></reactions></message>"),
+		==, PXM_VERDICT_CONTINUE);
 }
 
 int
@@ -421,7 +345,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0444-reactions/" path, Fixture, GINT_TO_POINTER(on),   \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("handle/xep-example", test_xep_example, TRUE);
 	ADD("handle/bodies", test_bodies, TRUE);
 	ADD("handle/malformed", test_malformed, TRUE);

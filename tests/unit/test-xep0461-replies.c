@@ -8,10 +8,9 @@
 
 #include "host.h"
 #include "presenter.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
 #include "extensions/xep0461-replies/xep0461-replies.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 
 #define OWN "anna@example.com/tablet"
 #define MAXJ "max@example.com"
@@ -22,119 +21,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlnode, xmlnode_free)
 
 enum { REPLIES = 1 << 0, CORRECTION = 1 << 1 };
 
-typedef struct {
-	char *dir;
-	char *store_path;
-	PxmAccount *account;
-	GPtrArray *sent;
-} Fixture;
-
-static guint
-extension_index(const char *id)
-{
-	return pxm_registry_lookup(pxm_host_get_registry(), id)->index;
-}
-
-/* What the glue does: the outgoing pipeline, then the wire. */
-static void
-record_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Fixture *f = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(f->sent, xmlnode_to_str(stanza, NULL));
-	xmlnode_free(stanza);
-}
+typedef PxmTestAccount Fixture;
 
 static void
 setup(Fixture *f, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	int which = GPOINTER_TO_INT(data);
-	PxmStore *store;
 
-	g_assert_true(pxm_host_init(&error));
-	f->dir = g_dir_make_tmp("pxm-test-XXXXXX", &error);
-	g_assert_no_error(error);
-	f->store_path = g_build_filename(f->dir, "store.sqlite3", NULL);
-	f->sent = g_ptr_array_new_with_free_func(g_free);
-	store = pxm_store_open(f->store_path, &error);
-	g_assert_no_error(error);
-	f->account = pxm_account_new(pxm_host_get_registry(), NULL, OWN, store,
-				     record_send, f);
-	g_assert_true(pxm_account_set_active(
-		f->account, extension_index("xep0359-stanza-id"), TRUE));
+	pxm_test_account_setup(f, OWN, TRUE);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
 	if (which & REPLIES)
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index("xep0461-replies"), TRUE));
+		pxm_test_account_activate(f, "xep0461-replies");
 	if (which & CORRECTION)
-		g_assert_true(pxm_account_set_active(
-			f->account, extension_index("xep0308-correction"),
-			TRUE));
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-teardown(Fixture *f, gconstpointer data)
-{
-	pxm_account_free(f->account, NULL);
-	pxm_host_shutdown();
-	remove_tree(f->dir);
-	g_free(f->dir);
-	g_free(f->store_path);
-	g_ptr_array_unref(f->sent);
-}
-
-/* Incoming: the verdict, what is shown instead of the body, and the body
- * as kept. */
-static PxmVerdict
-receive(Fixture *f, const char *xml, char **html, char **body)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-	PxmStanza st;
-	PxmVerdict verdict;
-
-	g_assert_nonnull(node);
-	pxm_stanza_init(&st, node, FALSE);
-	verdict = pxm_pipeline_incoming(f->account, &st);
-	if (html != NULL)
-		*html = g_strdup(st.html);
-	if (body != NULL)
-		*body = g_strdup(st.body);
-	pxm_stanza_clear(&st);
-	xmlnode_free(node);
-	return verdict;
-}
-
-static void
-user_sends(Fixture *f, const char *xml)
-{
-	xmlnode *node = xmlnode_from_str(xml, -1);
-
-	g_assert_nonnull(node);
-	record_send(f->account, node, f);
-}
-
-static const char *
-last_sent(Fixture *f)
-{
-	g_assert_cmpuint(f->sent->len, >, 0);
-	return f->sent->pdata[f->sent->len - 1];
+		pxm_test_account_activate(f, "xep0308-correction");
 }
 
 static const char *const cake = "<message to='" MAXJ
@@ -148,9 +47,10 @@ test_xep_example(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autofree char *body = NULL;
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	g_assert_cmpint(
-		receive(f,
+		pxm_test_receive_facts(
+			f,
 			"<message to='" OWN "' from='max@example.com/phone' "
 			"id='message-id2' type='chat'><body>Great idea!</body>"
 			"<reply to='anna@example.com/tablet' id='message-id1' "
@@ -179,8 +79,8 @@ test_fallback(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autofree char *body = NULL;
 
-	user_sends(f, cake);
-	receive(f, with_fallback, &html, &body);
+	pxm_test_user_sends(f, cake);
+	pxm_test_receive_facts(f, with_fallback, &html, &body);
 	g_assert_cmpstr(html, ==,
 			QUOTE_OPEN
 			"<b>You</b>: We should bake a cake" QUOTE_CLOSE
@@ -195,8 +95,8 @@ test_unknown(Fixture *f, gconstpointer data)
 {
 	g_autofree char *html = NULL;
 
-	g_assert_cmpint(receive(f, with_fallback, &html, NULL), ==,
-			PXM_VERDICT_CONTINUE);
+	g_assert_cmpint(pxm_test_receive_facts(f, with_fallback, &html, NULL),
+			==, PXM_VERDICT_CONTINUE);
 	g_assert_null(html);
 }
 
@@ -207,8 +107,9 @@ test_code_points(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autofree char *body = NULL;
 
-	user_sends(f, cake);
-	receive(f,
+	pxm_test_user_sends(f, cake);
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='u1' type='chat'>"
 		"<body>&gt; 👋 héllo 日本\nOK 👍</body><reply id='message-id1' "
 		"xmlns='urn:xmpp:reply:0'/><fallback "
@@ -238,7 +139,7 @@ test_hostile_ranges(Fixture *f, gconstpointer data)
 		"start=' 1' end='3'",
 	};
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	for (guint i = 0; i < G_N_ELEMENTS(ranges); i++) {
 		g_autofree char *xml = g_strdup_printf(
 			"<message from='max@example.com/phone' id='h%u' "
@@ -249,7 +150,7 @@ test_hostile_ranges(Fixture *f, gconstpointer data)
 			i, ranges[i]);
 		g_autofree char *body = NULL;
 
-		receive(f, xml, NULL, &body);
+		pxm_test_receive_facts(f, xml, NULL, &body);
 		g_assert_cmpstr(body, ==, "> x\nhello");
 	}
 }
@@ -283,7 +184,7 @@ test_ranges(Fixture *f, gconstpointer data)
 		  "0123ab6" },
 	};
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree char *xml = g_strdup_printf(
 			"<message from='max@example.com/phone' id='g%u' "
@@ -293,7 +194,7 @@ test_ranges(Fixture *f, gconstpointer data)
 			i, cases[i].fallback);
 		g_autofree char *body = NULL;
 
-		receive(f, xml, NULL, &body);
+		pxm_test_receive_facts(f, xml, NULL, &body);
 		g_assert_cmpstr(body, ==, cases[i].expected);
 	}
 }
@@ -303,10 +204,11 @@ test_escaped(Fixture *f, gconstpointer data)
 {
 	g_autofree char *html = NULL;
 
-	user_sends(f, "<message to='" MAXJ "' id='e1' type='chat'>"
-		      "<body>&lt;i&gt;a&lt;/i&gt; &amp; \u202eb</body>"
-		      "</message>");
-	receive(f,
+	pxm_test_user_sends(f, "<message to='" MAXJ "' id='e1' type='chat'>"
+			       "<body>&lt;i&gt;a&lt;/i&gt; &amp; \u202eb</body>"
+			       "</message>");
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='e2' type='chat'>"
 		"<body>&lt;script&gt; &amp;</body><reply id='e1' "
 		"xmlns='urn:xmpp:reply:0'/></message>",
@@ -332,12 +234,12 @@ test_malformed(Fixture *f, gconstpointer data)
 		"xmlns='urn:xmpp:reply:0'/></message>",
 	};
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	for (guint i = 0; i < G_N_ELEMENTS(odd); i++) {
 		g_autofree char *html = NULL;
 
-		g_assert_cmpint(receive(f, odd[i], &html, NULL), ==,
-				PXM_VERDICT_CONTINUE);
+		g_assert_cmpint(pxm_test_receive_facts(f, odd[i], &html, NULL),
+				==, PXM_VERDICT_CONTINUE);
 		g_assert_null(html);
 	}
 }
@@ -355,8 +257,9 @@ test_room(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autofree char *by_id = NULL;
 
-	receive(f, room_message, NULL, NULL);
-	receive(f,
+	pxm_test_receive_facts(f, room_message, NULL, NULL);
+	pxm_test_receive_facts(
+		f,
 		"<message from='" ROOM "/eve' type='groupchat' id='r2'>"
 		"<body>Hello bob</body><reply to='" ROOM_BOB "' id='sid-r1' "
 		"xmlns='urn:xmpp:reply:0'/></message>",
@@ -364,7 +267,8 @@ test_room(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(html, ==,
 			QUOTE_OPEN "<b>bob</b>: Hi all" QUOTE_CLOSE
 				   "Hello bob");
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='" ROOM "/eve' type='groupchat' id='r3'>"
 		"<body>Hello bob</body><reply to='" ROOM_BOB "' id='r1' "
 		"xmlns='urn:xmpp:reply:0'/></message>",
@@ -383,18 +287,19 @@ test_command(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) sent = NULL;
 	const PxmShownMessage *mine;
 
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' to='" OWN "' id='m1' "
 		"type='chat'><body>We should bake\na cake</body></message>",
 		NULL, NULL);
-	user_sends(f, "<message to='" MAXJ "' id='p1' type='chat'>"
-		      "<body>Unrelated</body></message>");
+	pxm_test_user_sends(f, "<message to='" MAXJ "' id='p1' type='chat'>"
+			       "<body>Unrelated</body></message>");
 	g_assert_cmpint(pxm_replies_send(f->account, NULL, MAXJ,
 					 "max@example.com/phone", FALSE,
 					 "Great idea!", &error),
 			==, PURPLE_CMD_RET_OK);
 	g_assert_null(error);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	expected = g_strdup_printf(
 		"<message type='chat' to='max@example.com/phone' id='%s'>"
 		"<body xmlns='jabber:client'>&gt; We should bake\n&gt; a "
@@ -405,7 +310,7 @@ test_command(Fixture *f, gconstpointer data)
 		"start='0' end='26'/></fallback></message>",
 		xmlnode_get_attrib(sent, "id"),
 		xmlnode_get_attrib(xmlnode_get_child(sent, "origin-id"), "id"));
-	g_assert_cmpstr(last_sent(f), ==, expected);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, expected);
 	mine = pxm_presenter_last(f->account, MAXJ, PXM_LAST_SENT);
 	g_assert_cmpstr(mine->excerpt, ==, "Great idea!");
 }
@@ -419,20 +324,21 @@ test_command_room(Fixture *f, gconstpointer data)
 	xmlnode *reply;
 	guint before;
 
-	receive(f, room_message, NULL, NULL);
+	pxm_test_receive_facts(f, room_message, NULL, NULL);
 	g_assert_cmpint(pxm_replies_send(f->account, NULL, ROOM, ROOM, TRUE,
 					 "Hi bob", &error),
 			==, PURPLE_CMD_RET_OK);
-	sent = xmlnode_from_str(last_sent(f), -1);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
 	reply = xmlnode_get_child(sent, "reply");
 	g_assert_cmpstr(xmlnode_get_attrib(sent, "type"), ==, "groupchat");
 	g_assert_cmpstr(xmlnode_get_attrib(reply, "to"), ==, ROOM_BOB);
 	g_assert_cmpstr(xmlnode_get_attrib(reply, "id"), ==, "sid-r1");
 
-	receive(f,
-		"<message from='" ROOM_BOB "' type='groupchat' id='r9'>"
-		"<body>No id</body></message>",
-		NULL, NULL);
+	pxm_test_receive_facts(f,
+			       "<message from='" ROOM_BOB
+			       "' type='groupchat' id='r9'>"
+			       "<body>No id</body></message>",
+			       NULL, NULL);
 	before = f->sent->len;
 	g_assert_cmpint(pxm_replies_send(f->account, NULL, ROOM, ROOM, TRUE,
 					 "Hi", &no_id),
@@ -447,7 +353,7 @@ test_command_errors(Fixture *f, gconstpointer data)
 	g_autofree char *nothing = NULL;
 	g_autofree char *empty = NULL;
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	g_assert_cmpint(pxm_replies_send(f->account, NULL, MAXJ, MAXJ, FALSE,
 					 "Hi", &nothing),
 			==, PURPLE_CMD_RET_FAILED);
@@ -470,8 +376,8 @@ type_message(Fixture *f, const char *to, const char *type, const char *body)
 	xmlnode_set_attrib(node, "id", "typed");
 	b = xmlnode_new_child(node, "body");
 	xmlnode_insert_data(b, body, -1);
-	record_send(f->account, node, f);
-	return xmlnode_from_str(last_sent(f), -1);
+	pxm_account_send(f->account, node);
+	return xmlnode_from_str(pxm_test_last_sent(f), -1);
 }
 
 /* A message starting with "> " lines quoting the last message becomes a
@@ -495,7 +401,8 @@ test_quoting(Fixture *f, gconstpointer data)
 		"> cake\nYes",         /* not its start */
 	};
 
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' to='" OWN "' id='m1' "
 		"type='chat'><body>We should bake a cake</body><origin-id "
 		"xmlns='urn:xmpp:sid:0' id='o1'/></message>",
@@ -536,7 +443,7 @@ test_quoting_own(Fixture *f, gconstpointer data)
 {
 	g_autoptr(xmlnode) sent = NULL;
 
-	user_sends(f, cake);
+	pxm_test_user_sends(f, cake);
 	sent = type_message(f, MAXJ, "chat", "> We should bake\nI said");
 	g_assert_null(xmlnode_get_child(sent, "reply"));
 }
@@ -548,16 +455,17 @@ test_quoting_room(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) no_id = NULL;
 	xmlnode *reply;
 
-	receive(f, room_message, NULL, NULL);
+	pxm_test_receive_facts(f, room_message, NULL, NULL);
 	sent = type_message(f, ROOM, "groupchat", "> Hi all\nHello bob");
 	reply = xmlnode_get_child(sent, "reply");
 	g_assert_cmpstr(xmlnode_get_attrib(reply, "to"), ==, ROOM_BOB);
 	g_assert_cmpstr(xmlnode_get_attrib(reply, "id"), ==, "sid-r1");
 	/* Section 4.1: no room id, no reply. */
-	receive(f,
-		"<message from='" ROOM_BOB "' type='groupchat' id='r9'>"
-		"<body>No id</body></message>",
-		NULL, NULL);
+	pxm_test_receive_facts(f,
+			       "<message from='" ROOM_BOB
+			       "' type='groupchat' id='r9'>"
+			       "<body>No id</body></message>",
+			       NULL, NULL);
 	no_id = type_message(f, ROOM, "groupchat", "> No id\nHm");
 	g_assert_null(xmlnode_get_child(no_id, "reply"));
 }
@@ -570,7 +478,8 @@ test_idempotent(Fixture *f, gconstpointer data)
 	g_autofree char *once = NULL;
 	g_autofree char *twice = NULL;
 
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='m1' type='chat'>"
 		"<body>We should bake a cake</body></message>",
 		NULL, NULL);
@@ -599,13 +508,15 @@ test_corrected_reply(Fixture *f, gconstpointer data)
 {
 	g_autofree char *html = NULL;
 
-	user_sends(f, cake);
-	receive(f,
+	pxm_test_user_sends(f, cake);
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='c1' type='chat'>"
 		"<body>Grate idea</body><reply id='message-id1' "
 		"xmlns='urn:xmpp:reply:0'/></message>",
 		NULL, NULL);
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='c2' type='chat'>"
 		"<body>&gt; We should bake a cake\nGreat idea</body><reply "
 		"id='message-id1' xmlns='urn:xmpp:reply:0'/><fallback "
@@ -626,11 +537,12 @@ test_disabled(Fixture *f, gconstpointer data)
 	g_autofree char *html = NULL;
 	g_autoptr(xmlnode) sent = NULL;
 
-	user_sends(f, cake);
-	g_assert_cmpint(receive(f, with_fallback, &html, NULL), ==,
-			PXM_VERDICT_CONTINUE);
+	pxm_test_user_sends(f, cake);
+	g_assert_cmpint(pxm_test_receive_facts(f, with_fallback, &html, NULL),
+			==, PXM_VERDICT_CONTINUE);
 	g_assert_null(html);
-	receive(f,
+	pxm_test_receive_facts(
+		f,
 		"<message from='max@example.com/phone' id='m1' type='chat'>"
 		"<body>We should bake a cake</body></message>",
 		NULL, NULL);
@@ -644,7 +556,7 @@ main(int argc, char **argv)
 	pxm_test_init(&argc, &argv);
 #define ADD(path, func, on)                                                    \
 	g_test_add("/xep0461-replies/" path, Fixture, GINT_TO_POINTER(on),     \
-		   setup, func, teardown)
+		   setup, func, pxm_test_account_teardown)
 	ADD("handle/xep-example", test_xep_example, REPLIES);
 	ADD("handle/fallback", test_fallback, REPLIES);
 	ADD("handle/unknown", test_unknown, REPLIES);

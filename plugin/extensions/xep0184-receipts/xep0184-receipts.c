@@ -41,12 +41,6 @@
 /* Conversation data: set while the title shows a state. */
 #define TITLE_KEY "xmpp-modern-receipts-title"
 
-/* What we know of a contact's resource from its presence. */
-enum {
-	RESOURCE_ONLINE = 1,
-	RESOURCE_CAPS = 2, /* it announced XEP-0115 caps */
-};
-
 typedef enum {
 	LEVEL_NONE,
 	LEVEL_DELIVERED,
@@ -63,10 +57,7 @@ typedef struct {
 typedef struct {
 	PxmAccount *account;
 	PurpleAccount *purple; /* NULL in unit tests */
-	/* Bare JID -> (resource -> RESOURCE_* flags): the contacts' resources
-	 * whose available presence we received. */
-	GHashTable *contacts;
-	GHashTable *progress; /* conversation (bare JID) -> Progress */
+	GHashTable *progress;  /* conversation (bare JID) -> Progress */
 } State;
 
 /* The plugin the signals belong to, between plugin_load and
@@ -94,147 +85,17 @@ find_state(PurpleAccount *purple)
 	return NULL;
 }
 
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, name) == 0 &&
-		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
-			return c;
-	return NULL;
-}
-
 static const char *
 nonempty(const char *text)
 {
 	return text != NULL && *text != '\0' ? text : NULL;
 }
 
-/* --- Presence ---------------------------------------------------------- */
-
-static void
-forget_resource(State *state, const char *bare, const char *resource)
-{
-	GHashTable *resources = g_hash_table_lookup(state->contacts, bare);
-
-	if (resources == NULL)
-		return;
-	if (resource != NULL)
-		g_hash_table_remove(resources, resource);
-	if (resource == NULL || g_hash_table_size(resources) == 0)
-		g_hash_table_remove(state->contacts, bare);
-}
-
-/*
- * Which resources of each contact are online, and whether they announced
- * their features (XEP-0115).  libpurple's API tells neither (prpl-jabber
- * keeps resources private), so presence is read on its way in.  Only
- * contacts in the roster are kept: that bounds the table, and nobody else
- * gets receipts anyway.
- */
-static void
-track_presence(PxmAccount *account, State *state, PxmStanza *st)
-{
-	g_autofree char *bare = pxm_jid_bare_dup(st->from);
-	const char *resource = pxm_jid_resource_peek(st->from);
-	GHashTable *resources;
-	int flags = RESOURCE_ONLINE;
-
-	if (bare == NULL || pxm_account_is_own_bare_jid(account, bare))
-		return;
-	if (st->type != NULL) {
-		if (g_str_equal(st->type, "unavailable") ||
-		    g_str_equal(st->type, "error") ||
-		    g_str_equal(st->type, "unsubscribed"))
-			forget_resource(state, bare, resource);
-		return;
-	}
-	/* Room occupants are no contacts. */
-	if (resource == NULL ||
-	    find_child(st->stanza, "x", PXM_NS_MUC_USER) != NULL ||
-	    (state->purple != NULL &&
-	     purple_find_buddy(state->purple, bare) == NULL))
-		return;
-	if (find_child(st->stanza, "c", PXM_NS_CAPS) != NULL)
-		flags |= RESOURCE_CAPS;
-	resources = g_hash_table_lookup(state->contacts, bare);
-	if (resources == NULL) {
-		resources = g_hash_table_new_full(g_str_hash, g_str_equal,
-						  g_free, NULL);
-		g_hash_table_insert(state->contacts, g_strdup(bare), resources);
-	}
-	g_hash_table_insert(resources, g_strdup(resource),
-			    GINT_TO_POINTER(flags));
-}
-
-/*
- * Section 9: receipts leak presence, so they go only to "senders who are
- * otherwise authorized to view [our] presence".  libpurple 2 does not
- * expose the roster's subscription states; what it tells is whether the
- * contact is in the roster and whether we receive their presence (the
- * server sends it for subscriptions 'to' and 'both', and 'both' is what
- * clients set up).  Both are required.
- */
-static gboolean
-shares_presence(State *state, const char *bare)
-{
-	PurpleBuddy *buddy;
-
-	if (state->purple != NULL) {
-		buddy = purple_find_buddy(state->purple, bare);
-		if (buddy == NULL)
-			return FALSE;
-		/* Presence received before the extension started. */
-		if (PURPLE_BUDDY_IS_ONLINE(buddy))
-			return TRUE;
-	}
-	return g_hash_table_contains(state->contacts, bare);
-}
-
-/*
- * Section 5: to a full JID, ask only if its client supports receipts
- * (caps); to a bare JID, the server picks the resource and support cannot
- * be known: asking is allowed (5.1), and Conversations and Dino always do.
- * We ask unless every online resource announced caps without receipts.
- */
-static gboolean
-may_support(PxmAccount *account, State *state, const char *to, const char *bare)
-{
-	GHashTable *resources = g_hash_table_lookup(state->contacts, bare);
-	const char *resource = pxm_jid_resource_peek(to);
-	GHashTableIter iter;
-	gpointer name, flags;
-
-	if (resource != NULL) {
-		flags = resources != NULL
-				? g_hash_table_lookup(resources, resource)
-				: NULL;
-		if (GPOINTER_TO_INT(flags) & RESOURCE_CAPS)
-			return pxm_account_peer_has_feature(account, to,
-							    PXM_NS_RECEIPTS);
-		return TRUE; /* nothing known of it */
-	}
-	if (resources == NULL)
-		return TRUE;
-	g_hash_table_iter_init(&iter, resources);
-	while (g_hash_table_iter_next(&iter, &name, &flags)) {
-		g_autofree char *full = NULL;
-
-		if (!(GPOINTER_TO_INT(flags) & RESOURCE_CAPS))
-			return TRUE;
-		full = g_strconcat(bare, "/", (const char *)name, NULL);
-		if (pxm_account_peer_has_feature(account, full,
-						 PXM_NS_RECEIPTS))
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* A room, or one of its occupants (private messages). */
 static gboolean
 is_room(State *state, xmlnode *message, const char *bare)
 {
-	return find_child(message, "x", PXM_NS_MUC_USER) != NULL ||
+	return pxm_xml_child(message, "x", PXM_NS_MUC_USER) != NULL ||
 	       (state->purple != NULL &&
 		purple_find_conversation_with_account(
 			PURPLE_CONV_TYPE_CHAT, bare, state->purple) != NULL);
@@ -417,7 +278,9 @@ answer(PxmAccount *account, State *state, PxmStanza *st)
 					 "without a message id\n");
 		return;
 	}
-	if (!shares_presence(state, bare)) {
+	/* Section 9: receipts leak presence, so they go only to "senders
+	 * who are otherwise authorized to view [our] presence". */
+	if (!pxm_account_shares_presence(account, bare)) {
 		purple_debug_info(ID,
 				  "not answering a receipt request of %s, "
 				  "who does not share presence with us\n",
@@ -482,14 +345,10 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	State *state = data;
 	xmlnode *request, *receipt;
 
-	if (st->kind == PXM_STANZA_PRESENCE) {
-		track_presence(account, state, st);
-		return PXM_VERDICT_CONTINUE;
-	}
 	if (st->message == NULL)
 		return PXM_VERDICT_CONTINUE;
-	request = find_child(st->message, "request", PXM_NS_RECEIPTS);
-	receipt = find_child(st->message, "received", PXM_NS_RECEIPTS);
+	request = pxm_xml_child(st->message, "request", PXM_NS_RECEIPTS);
+	receipt = pxm_xml_child(st->message, "received", PXM_NS_RECEIPTS);
 	if (receipt != NULL)
 		delivered(account, state, st, receipt);
 	/* Section 5.4: an ack never asks for an ack (loops). */
@@ -526,11 +385,13 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 	pxm_presenter_remember_sent(account, st->to, st);
 	show_progress(state, bare);
 	/* Section 6: the id is what the receipt echoes; section 5.4: never
-	 * in an ack. */
+	 * in an ack.  Section 5: to a full JID, ask only if its client
+	 * supports receipts; to a bare JID support cannot be known and
+	 * asking is allowed (5.1). */
 	if (nonempty(st->id) == NULL ||
-	    find_child(st->stanza, "received", PXM_NS_RECEIPTS) != NULL ||
-	    find_child(st->stanza, "request", PXM_NS_RECEIPTS) != NULL ||
-	    !may_support(account, state, st->to, bare))
+	    pxm_xml_child(st->stanza, "received", PXM_NS_RECEIPTS) != NULL ||
+	    pxm_xml_child(st->stanza, "request", PXM_NS_RECEIPTS) != NULL ||
+	    !pxm_account_peer_may_support(account, st->to, PXM_NS_RECEIPTS))
 		return PXM_VERDICT_CONTINUE;
 	request = xmlnode_new_child(st->stanza, "request");
 	xmlnode_set_namespace(request, PXM_NS_RECEIPTS);
@@ -546,9 +407,6 @@ start(PxmAccount *account, GError **error)
 
 	state->account = account;
 	state->purple = pxm_account_get_purple(account);
-	state->contacts =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				      (GDestroyNotify)g_hash_table_unref);
 	state->progress = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						(GDestroyNotify)progress_free);
 	running = g_list_prepend(running, state);
@@ -573,7 +431,6 @@ stop(PxmAccount *account, gpointer data)
 		restore_titles(state);
 	}
 	running = g_list_remove(running, state);
-	g_hash_table_unref(state->contacts);
 	g_hash_table_unref(state->progress);
 	g_free(state);
 }

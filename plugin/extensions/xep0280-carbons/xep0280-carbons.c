@@ -197,15 +197,6 @@ is_element(xmlnode *node, const char *name, const char *ns)
 	       g_strcmp0(xmlnode_get_namespace(node), ns) == 0;
 }
 
-static xmlnode *
-child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (is_element(c, name, ns))
-			return c;
-	return NULL;
-}
-
 /* The message in the only child of @wrapper, a <forwarded/>, which holds
  * it and at most a <delay/> (XEP-0297); NULL if anything else is there. */
 static xmlnode *
@@ -241,7 +232,7 @@ forwarded_message(xmlnode *wrapper, xmlnode **forwarded_out)
 static gint64
 delay_of(xmlnode *parent)
 {
-	xmlnode *delay = child(parent, "delay", PXM_NS_DELAY);
+	xmlnode *delay = pxm_xml_child(parent, "delay", PXM_NS_DELAY);
 	const char *stamp = delay != NULL ? xmlnode_get_attrib(delay, "stamp")
 					  : NULL;
 	g_autoptr(GDateTime) dt = NULL;
@@ -327,8 +318,8 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	}
 
 	/* Section 9: the sender did not want this copied (see the top). */
-	if (child(inner, "private", PXM_NS_CARBONS) != NULL ||
-	    child(inner, "no-copy", PXM_NS_HINTS) != NULL) {
+	if (pxm_xml_child(inner, "private", PXM_NS_CARBONS) != NULL ||
+	    pxm_xml_child(inner, "no-copy", PXM_NS_HINTS) != NULL) {
 		purple_debug_info(ID, "not showing a copy of a message its "
 				      "sender marked private\n");
 		return PXM_VERDICT_CONSUMED;
@@ -342,7 +333,7 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	/* Section 6.1: a private message with a room occupant cannot be
 	 * answered without being in the room; such copies SHOULD be
 	 * ignored. */
-	if (child(inner, "x", PXM_NS_MUC_USER) != NULL &&
+	if (pxm_xml_child(inner, "x", PXM_NS_MUC_USER) != NULL &&
 	    !room_joined(account,
 			 xmlnode_get_attrib(inner, sent ? "to" : "from"))) {
 		purple_debug_info(ID, "not showing a copy of a private message "

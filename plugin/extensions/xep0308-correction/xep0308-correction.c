@@ -20,17 +20,12 @@
 #define EXCERPT_CHARS 40
 /* Past these sizes a table starts over (long sessions, hostile rooms). */
 #define ORIGINALS_MAX 1000
-#define OCCUPANTS_MAX 10000
 
 typedef struct {
 	/* "conversation \x1f id of a correction of ours" -> id of the message
 	 * it corrects (section 5: every correction of a message refers to
 	 * its first id, not to the previous correction). */
 	GHashTable *originals;
-	/* Normalised room/nick -> gint64 *, Unix seconds: when we saw that
-	 * occupant join (for occupants already there when we joined: when we
-	 * joined). */
-	GHashTable *joined;
 } State;
 
 static gpointer
@@ -40,8 +35,6 @@ start(PxmAccount *account, GError **error)
 
 	state->originals = g_hash_table_new_full(g_str_hash, g_str_equal,
 						 g_free, g_free);
-	state->joined = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					      g_free);
 	return state;
 }
 
@@ -50,20 +43,8 @@ stop(PxmAccount *account, gpointer data)
 {
 	State *state = data;
 
-	g_hash_table_unref(state->joined);
 	g_hash_table_unref(state->originals);
 	g_free(state);
-}
-
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    (ns == NULL ||
-		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
-			return c;
-	return NULL;
 }
 
 /* Messages people write: not errors or headlines. */
@@ -83,7 +64,7 @@ static gboolean
 is_private_with_occupant(const PxmStanza *st)
 {
 	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
 }
 
 static char *
@@ -117,120 +98,7 @@ remember_original(State *state, const char *conversation, const char *id,
 			    g_steal_pointer(&copy));
 }
 
-/* --- Room occupants ---------------------------------------------------- */
-
-static gboolean
-has_status(xmlnode *x, const char *code)
-{
-	for (xmlnode *c = x->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG &&
-		    g_str_equal(c->name, "status") &&
-		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
-			return TRUE;
-	return FALSE;
-}
-
-static gboolean
-has_prefix(gpointer key, gpointer value, gpointer prefix)
-{
-	return g_str_has_prefix(key, prefix);
-}
-
-/*
- * Section 6: in a room, the entity behind a nick may change when it leaves
- * and joins again, so a correction is only applied to a message sent since
- * its sender last joined.
- */
-static void
-track_occupant(State *state, const PxmStanza *st)
-{
-	xmlnode *x = find_child(st->stanza, "x", PXM_NS_MUC_USER);
-	g_autofree char *occupant = NULL;
-	const char *nick;
-	gint64 *when;
-
-	if (x == NULL || (occupant = pxm_jid_normalize_dup(st->from)) == NULL ||
-	    (nick = pxm_jid_resource_peek(occupant)) == NULL)
-		return;
-	if (g_strcmp0(st->type, "unavailable") == 0) {
-		if (has_status(x, "110")) {
-			/* We left: the nicks we find at our next join may
-			 * belong to others. */
-			g_autofree char *room = g_strndup(occupant,
-							  nick - occupant);
-
-			g_hash_table_foreach_remove(state->joined, has_prefix,
-						    room);
-		} else {
-			g_hash_table_remove(state->joined, occupant);
-		}
-		return;
-	}
-	if (st->type != NULL || g_hash_table_contains(state->joined, occupant))
-		return;
-	if (g_hash_table_size(state->joined) >= OCCUPANTS_MAX)
-		g_hash_table_remove_all(state->joined);
-	when = g_new(gint64, 1);
-	*when = g_get_real_time() / G_USEC_PER_SEC;
-	g_hash_table_insert(state->joined, g_steal_pointer(&occupant), when);
-}
-
-static gboolean
-sent_since_join(State *state, const char *occupant, gint64 sent)
-{
-	const gint64 *joined = g_hash_table_lookup(state->joined, occupant);
-
-	return joined != NULL && sent >= *joined;
-}
-
 /* --- Showing corrections ----------------------------------------------- */
-
-static gboolean
-is_bidi_control(gunichar c)
-{
-	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-	       c == 0x200E || c == 0x200F;
-}
-
-/* The first words of @text on one line, for a mark or a notice.  Direction
- * controls are left out: they could turn the rest of the line around. */
-static char *
-first_words_dup(const char *text, guint max)
-{
-	GString *out = g_string_new(NULL);
-	gboolean space = FALSE;
-	guint n = 0;
-
-	for (const char *p = text != NULL ? text : ""; *p != '\0';
-	     p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-
-		if (g_unichar_isspace(c)) {
-			space = out->len > 0;
-			continue;
-		}
-		if (is_bidi_control(c))
-			continue;
-		if (n + (space ? 1 : 0) >= max) {
-			const char *cut = strrchr(out->str, ' ');
-
-			/* At a word's end when there is one near. */
-			if (cut != NULL &&
-			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
-				g_string_truncate(out, cut - out->str);
-			g_string_append(out, "…");
-			break;
-		}
-		if (space) {
-			g_string_append_c(out, ' ');
-			n++;
-			space = FALSE;
-		}
-		g_string_append_unichar(out, c);
-		n++;
-	}
-	return g_string_free(out, FALSE);
-}
 
 /*
  * What is shown for a correction: the mark, then @html (what an earlier
@@ -245,8 +113,8 @@ correction_html_dup(const char *excerpt, const char *html, const char *text)
 	g_autofree char *text_html = NULL;
 
 	if (excerpt != NULL) {
-		g_autofree char *words = first_words_dup(excerpt,
-							 EXCERPT_CHARS);
+		g_autofree char *words =
+			pxm_text_first_words_dup(excerpt, EXCERPT_CHARS);
 
 		/* TRANSLATORS: marks a message that replaces an earlier one,
 		 * quoted by its first words; the new text follows. */
@@ -276,12 +144,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	xmlnode *replace;
 	const char *id;
 
-	if (st->kind == PXM_STANZA_PRESENCE) {
-		track_occupant(state, st);
-		return PXM_VERDICT_CONTINUE;
-	}
 	if (st->message == NULL ||
-	    (replace = find_child(st->message, "replace", PXM_NS_CORRECT)) ==
+	    (replace = pxm_xml_child(st->message, "replace", PXM_NS_CORRECT)) ==
 		    NULL)
 		return PXM_VERDICT_CONTINUE;
 	/* Only messages with a body are shown (section 5: only what people
@@ -320,7 +184,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	/* Section 6: not to messages sent before the sender (last) joined
 	 * the room. */
 	if (original != NULL && groupchat &&
-	    !sent_since_join(state, sender, original->timestamp)) {
+	    !pxm_account_occupant_joined_since(account, sender,
+					       original->timestamp)) {
 		purple_debug_warning(ID, "not applying a correction of a "
 					 "message sent before its sender "
 					 "joined the room\n");
@@ -332,7 +197,7 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 
 	if (st->html == NULL)
 		body = st->body != NULL ? g_strdup(st->body)
-					: xmlnode_get_data(find_child(
+					: xmlnode_get_data(pxm_xml_child(
 						  st->message, "body", NULL));
 	html = correction_html_dup(original != NULL ? original->excerpt : NULL,
 				   st->html, body);

@@ -198,20 +198,10 @@ is_element(xmlnode *node, const char *name, const char *ns)
 	       g_strcmp0(xmlnode_get_namespace(node), ns) == 0;
 }
 
-static xmlnode *
-child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent != NULL ? parent->child : NULL; c != NULL;
-	     c = c->next)
-		if (is_element(c, name, ns))
-			return c;
-	return NULL;
-}
-
 static char *
 child_text_dup(xmlnode *parent, const char *name, const char *ns)
 {
-	xmlnode *node = child(parent, name, ns);
+	xmlnode *node = pxm_xml_child(parent, name, ns);
 
 	return node != NULL ? xmlnode_get_data(node) : NULL;
 }
@@ -244,7 +234,7 @@ now(void)
 static gboolean
 has_feature(xmlnode *result, const char *feature)
 {
-	xmlnode *query = child(result, "query", PXM_NS_DISCO_INFO);
+	xmlnode *query = pxm_xml_child(result, "query", PXM_NS_DISCO_INFO);
 
 	for (xmlnode *f = query != NULL ? query->child : NULL; f != NULL;
 	     f = f->next)
@@ -744,8 +734,8 @@ on_page(PxmAccount *account, xmlnode *result, const GError *error,
 		}
 		return;
 	}
-	fin = child(result, "fin", PXM_NS_MAM);
-	set = child(fin, "set", PXM_NS_RSM);
+	fin = pxm_xml_child(result, "fin", PXM_NS_MAM);
+	set = pxm_xml_child(fin, "set", PXM_NS_RSM);
 	if (fin == NULL) {
 		/* Section 4.3: the IQ result carries <fin/>.  Without it we
 		 * cannot page on; what came is still shown. */
@@ -872,7 +862,7 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	Result *r;
 
 	if (st->message != st->stanza ||
-	    (result = child(st->stanza, "result", PXM_NS_MAM)) == NULL)
+	    (result = pxm_xml_child(st->stanza, "result", PXM_NS_MAM)) == NULL)
 		return PXM_VERDICT_CONTINUE;
 	if (!(st->from == NULL ||
 	      pxm_account_is_own_bare_jid(account, st->from))) {
@@ -891,7 +881,7 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	/* Section 4.2: 'id' (the archive id) and one <forwarded/> holding
 	 * the message and its <delay/>. */
 	id = xmlnode_get_attrib(result, "id");
-	forwarded = child(result, "forwarded", PXM_NS_FORWARD);
+	forwarded = pxm_xml_child(result, "forwarded", PXM_NS_FORWARD);
 	for (xmlnode *c = forwarded != NULL ? forwarded->child : NULL;
 	     c != NULL; c = c->next) {
 		if (c->type != XMLNODE_TYPE_TAG ||
@@ -927,7 +917,7 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	r->id = g_strdup(id);
 	r->message = xmlnode_copy(message);
 	r->stamp = parse_stamp(xmlnode_get_attrib(
-		child(forwarded, "delay", PXM_NS_DELAY), "stamp"));
+		pxm_xml_child(forwarded, "delay", PXM_NS_DELAY), "stamp"));
 	g_ptr_array_add(q->page, r);
 	return PXM_VERDICT_CONSUMED;
 }

@@ -22,13 +22,6 @@
 #define ID "xep0333-chat-markers"
 #define SIGNAL_DISPLAYED "xmpp-modern-message-displayed"
 
-/* What we know of a contact's resource from its presence. */
-enum {
-	RESOURCE_ONLINE = 1,
-	RESOURCE_CAPS = 2, /* it announced XEP-0115 caps */
-};
-
-/* The latest markable message of a conversation. */
 typedef struct {
 	char *id;
 	char *type;
@@ -45,9 +38,6 @@ typedef struct {
 typedef struct {
 	PxmAccount *account;
 	PurpleAccount *purple; /* NULL in unit tests */
-	/* Bare JID -> (resource -> RESOURCE_* flags), as xep0184-receipts
-	 * keeps it. */
-	GHashTable *contacts;
 	GHashTable *markable;  /* conversation (bare JID) -> Markable */
 	GHashTable *displayed; /* conversation (bare JID) -> Displayed */
 } State;
@@ -83,16 +73,6 @@ find_state(PurpleAccount *purple)
 	return NULL;
 }
 
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, name) == 0 &&
-		    g_strcmp0(xmlnode_get_namespace(c), ns) == 0)
-			return c;
-	return NULL;
-}
-
 static const char *
 nonempty(const char *text)
 {
@@ -106,120 +86,11 @@ is_chat_type(const char *type)
 	       g_str_equal(type, "normal");
 }
 
-/* --- Presence (the same rules as xep0184-receipts) --------------------- */
-
-static void
-forget_resource(State *state, const char *bare, const char *resource)
-{
-	GHashTable *resources = g_hash_table_lookup(state->contacts, bare);
-
-	if (resources == NULL)
-		return;
-	if (resource != NULL)
-		g_hash_table_remove(resources, resource);
-	if (resource == NULL || g_hash_table_size(resources) == 0)
-		g_hash_table_remove(state->contacts, bare);
-}
-
-/* libpurple's API tells neither which resources of a contact are online
- * nor whether they announced caps: presence is read on its way in, for
- * contacts in the roster only (nobody else gets markers). */
-static void
-track_presence(PxmAccount *account, State *state, PxmStanza *st)
-{
-	g_autofree char *bare = pxm_jid_bare_dup(st->from);
-	const char *resource = pxm_jid_resource_peek(st->from);
-	GHashTable *resources;
-	int flags = RESOURCE_ONLINE;
-
-	if (bare == NULL || pxm_account_is_own_bare_jid(account, bare))
-		return;
-	if (st->type != NULL) {
-		if (g_str_equal(st->type, "unavailable") ||
-		    g_str_equal(st->type, "error") ||
-		    g_str_equal(st->type, "unsubscribed"))
-			forget_resource(state, bare, resource);
-		return;
-	}
-	if (resource == NULL ||
-	    find_child(st->stanza, "x", PXM_NS_MUC_USER) != NULL ||
-	    (state->purple != NULL &&
-	     purple_find_buddy(state->purple, bare) == NULL))
-		return;
-	if (find_child(st->stanza, "c", PXM_NS_CAPS) != NULL)
-		flags |= RESOURCE_CAPS;
-	resources = g_hash_table_lookup(state->contacts, bare);
-	if (resources == NULL) {
-		resources = g_hash_table_new_full(g_str_hash, g_str_equal,
-						  g_free, NULL);
-		g_hash_table_insert(state->contacts, g_strdup(bare), resources);
-	}
-	g_hash_table_insert(resources, g_strdup(resource),
-			    GINT_TO_POINTER(flags));
-}
-
-/*
- * Section 11: "a sender SHOULD NOT send Displayed Markers to recipients who
- * are not otherwise authorized to view its presence".  As for receipts: in
- * the roster, and we receive their presence (libpurple 2 does not expose
- * subscription states).
- */
-static gboolean
-shares_presence(State *state, const char *bare)
-{
-	PurpleBuddy *buddy;
-
-	if (state->purple != NULL) {
-		buddy = purple_find_buddy(state->purple, bare);
-		if (buddy == NULL)
-			return FALSE;
-		if (PURPLE_BUDDY_IS_ONLINE(buddy))
-			return TRUE;
-	}
-	return g_hash_table_contains(state->contacts, bare);
-}
-
-/* Section 4: support shows in caps.  A full JID: ask its caps; a bare JID:
- * mark unless every online resource announced caps without markers
- * (nothing known: mark, as Conversations and Dino do). */
-static gboolean
-may_support(PxmAccount *account, State *state, const char *to, const char *bare)
-{
-	GHashTable *resources = g_hash_table_lookup(state->contacts, bare);
-	const char *resource = pxm_jid_resource_peek(to);
-	GHashTableIter iter;
-	gpointer name, flags;
-
-	if (resource != NULL) {
-		flags = resources != NULL
-				? g_hash_table_lookup(resources, resource)
-				: NULL;
-		if (GPOINTER_TO_INT(flags) & RESOURCE_CAPS)
-			return pxm_account_peer_has_feature(
-				account, to, PXM_NS_CHAT_MARKERS);
-		return TRUE;
-	}
-	if (resources == NULL)
-		return TRUE;
-	g_hash_table_iter_init(&iter, resources);
-	while (g_hash_table_iter_next(&iter, &name, &flags)) {
-		g_autofree char *full = NULL;
-
-		if (!(GPOINTER_TO_INT(flags) & RESOURCE_CAPS))
-			return TRUE;
-		full = g_strconcat(bare, "/", (const char *)name, NULL);
-		if (pxm_account_peer_has_feature(account, full,
-						 PXM_NS_CHAT_MARKERS))
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* A room, or one of its occupants (private messages). */
 static gboolean
 is_room(State *state, xmlnode *message, const char *bare)
 {
-	return find_child(message, "x", PXM_NS_MUC_USER) != NULL ||
+	return pxm_xml_child(message, "x", PXM_NS_MUC_USER) != NULL ||
 	       (state->purple != NULL &&
 		purple_find_conversation_with_account(
 			PURPLE_CONV_TYPE_CHAT, bare, state->purple) != NULL);
@@ -298,7 +169,10 @@ remember_markable(PxmAccount *account, State *state, PxmStanza *st)
 	}
 	if (!pxm_stanza_has_body(st))
 		return;
-	if (!shares_presence(state, conversation)) {
+	/* Section 11: "a sender SHOULD NOT send Displayed Markers to
+	 * recipients who are not otherwise authorized to view its
+	 * presence". */
+	if (!pxm_account_shares_presence(account, conversation)) {
 		purple_debug_info(ID,
 				  "not marking messages of %s, who does not "
 				  "share presence with us\n",
@@ -324,18 +198,14 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	State *state = data;
 	xmlnode *marker;
 
-	if (st->kind == PXM_STANZA_PRESENCE) {
-		track_presence(account, state, st);
-		return PXM_VERDICT_CONTINUE;
-	}
 	if (st->message == NULL)
 		return PXM_VERDICT_CONTINUE;
-	marker = find_child(st->message, "displayed", PXM_NS_CHAT_MARKERS);
+	marker = pxm_xml_child(st->message, "displayed", PXM_NS_CHAT_MARKERS);
 	if (marker != NULL)
 		contact_displayed(account, state, st, marker);
 	/* Section 5.2: "MUST NOT send a Displayed Marker as a response to a
 	 * Displayed Marker". */
-	if (find_child(st->message, "markable", PXM_NS_CHAT_MARKERS) == NULL)
+	if (pxm_xml_child(st->message, "markable", PXM_NS_CHAT_MARKERS) == NULL)
 		return PXM_VERDICT_CONTINUE;
 	if (marker != NULL)
 		purple_debug_warning(ID, "ignoring a marker that is "
@@ -431,11 +301,15 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 	/* So markers find it even when XEP-0359 is off (a no-op when it
 	 * already recorded it). */
 	pxm_presenter_remember_sent(account, st->to, st);
-	/* Section 5.1: the message "MUST possess an 'id'". */
+	/* Section 5.1: the message "MUST possess an 'id'".  Section 4:
+	 * support shows in caps (nothing known: mark, as Conversations and
+	 * Dino do). */
 	if (nonempty(st->id) == NULL ||
-	    find_child(st->stanza, "markable", PXM_NS_CHAT_MARKERS) != NULL ||
-	    find_child(st->stanza, "displayed", PXM_NS_CHAT_MARKERS) != NULL ||
-	    !may_support(account, state, st->to, bare))
+	    pxm_xml_child(st->stanza, "markable", PXM_NS_CHAT_MARKERS) !=
+		    NULL ||
+	    pxm_xml_child(st->stanza, "displayed", PXM_NS_CHAT_MARKERS) !=
+		    NULL ||
+	    !pxm_account_peer_may_support(account, st->to, PXM_NS_CHAT_MARKERS))
 		return PXM_VERDICT_CONTINUE;
 	markable = xmlnode_new_child(st->stanza, "markable");
 	xmlnode_set_namespace(markable, PXM_NS_CHAT_MARKERS);
@@ -452,9 +326,6 @@ start(PxmAccount *account, GError **error)
 
 	state->account = account;
 	state->purple = pxm_account_get_purple(account);
-	state->contacts =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				      (GDestroyNotify)g_hash_table_unref);
 	state->markable = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						(GDestroyNotify)markable_free);
 	state->displayed =
@@ -483,7 +354,6 @@ stop(PxmAccount *account, gpointer data)
 	if (state->purple != NULL && --core_users == 0)
 		purple_signals_disconnect_by_handle(&core_handle);
 	running = g_list_remove(running, state);
-	g_hash_table_unref(state->contacts);
 	g_hash_table_unref(state->markable);
 	g_hash_table_unref(state->displayed);
 	g_free(state);

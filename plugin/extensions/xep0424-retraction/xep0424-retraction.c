@@ -17,7 +17,6 @@
 #define EXCERPT_CHARS 50
 /* Past these sizes a table starts over (long sessions, hostile rooms). */
 #define TABLE_MAX 1000
-#define OCCUPANTS_MAX 10000
 /* Section 3: the fallback for clients without retraction (sent as is:
  * the recipient's language is unknown). */
 #define FALLBACK_BODY                                                          \
@@ -31,9 +30,6 @@ typedef struct {
 	GHashTable *originals;
 	/* "conversation \x1f retracted id": shown once. */
 	GHashTable *retracted;
-	/* Normalised room/nick -> gint64 *, Unix seconds: when we saw that
-	 * occupant join. */
-	GHashTable *joined;
 } State;
 
 static gpointer
@@ -45,8 +41,6 @@ start(PxmAccount *account, GError **error)
 						 g_free, g_free);
 	state->retracted = g_hash_table_new_full(g_str_hash, g_str_equal,
 						 g_free, NULL);
-	state->joined = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					      g_free);
 	return state;
 }
 
@@ -55,21 +49,9 @@ stop(PxmAccount *account, gpointer data)
 {
 	State *state = data;
 
-	g_hash_table_unref(state->joined);
 	g_hash_table_unref(state->retracted);
 	g_hash_table_unref(state->originals);
 	g_free(state);
-}
-
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    (ns == NULL ||
-		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
-			return c;
-	return NULL;
 }
 
 /* Messages people write: not errors or headlines. */
@@ -89,7 +71,7 @@ static gboolean
 is_private_with_occupant(const PxmStanza *st)
 {
 	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
 }
 
 static char *
@@ -138,124 +120,15 @@ mark_retracted(State *state, const char *conversation, const char *id)
 	g_hash_table_add(state->retracted, key_dup(conversation, id));
 }
 
-/* --- Room occupants ---------------------------------------------------- */
-
-static gboolean
-has_status(xmlnode *x, const char *code)
-{
-	for (xmlnode *c = x->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG &&
-		    g_str_equal(c->name, "status") &&
-		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
-			return TRUE;
-	return FALSE;
-}
-
-static gboolean
-has_prefix(gpointer key, gpointer value, gpointer prefix)
-{
-	return g_str_has_prefix(key, prefix);
-}
-
-/* In a room, the entity behind a nick may change when it leaves and joins
- * again: joins are noted to tell sessions apart. */
-static void
-track_occupant(State *state, const PxmStanza *st)
-{
-	xmlnode *x = find_child(st->stanza, "x", PXM_NS_MUC_USER);
-	g_autofree char *occupant = NULL;
-	const char *nick;
-	gint64 *when;
-
-	if (x == NULL || (occupant = pxm_jid_normalize_dup(st->from)) == NULL ||
-	    (nick = pxm_jid_resource_peek(occupant)) == NULL)
-		return;
-	if (g_strcmp0(st->type, "unavailable") == 0) {
-		if (has_status(x, "110")) {
-			/* We left: the nicks we find at our next join may
-			 * belong to others. */
-			g_autofree char *room = g_strndup(occupant,
-							  nick - occupant);
-
-			g_hash_table_foreach_remove(state->joined, has_prefix,
-						    room);
-		} else {
-			g_hash_table_remove(state->joined, occupant);
-		}
-		return;
-	}
-	if (st->type != NULL || g_hash_table_contains(state->joined, occupant))
-		return;
-	if (g_hash_table_size(state->joined) >= OCCUPANTS_MAX)
-		g_hash_table_remove_all(state->joined);
-	when = g_new(gint64, 1);
-	*when = g_get_real_time() / G_USEC_PER_SEC;
-	g_hash_table_insert(state->joined, g_steal_pointer(&occupant), when);
-}
-
-static gboolean
-sent_since_join(State *state, const char *occupant, gint64 sent)
-{
-	const gint64 *joined = g_hash_table_lookup(state->joined, occupant);
-
-	return joined != NULL && sent >= *joined;
-}
-
 /* --- Notices ----------------------------------------------------------- */
-
-static gboolean
-is_bidi_control(gunichar c)
-{
-	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-	       c == 0x200E || c == 0x200F;
-}
-
-/* The first words of @text on one line.  Direction controls are left
- * out: they could turn the rest of the notice around. */
-static char *
-first_words_dup(const char *text, guint max)
-{
-	GString *out = g_string_new(NULL);
-	gboolean space = FALSE;
-	guint n = 0;
-
-	for (const char *p = text != NULL ? text : ""; *p != '\0';
-	     p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-
-		if (g_unichar_isspace(c)) {
-			space = out->len > 0;
-			continue;
-		}
-		if (is_bidi_control(c))
-			continue;
-		if (n + (space ? 1 : 0) >= max) {
-			const char *cut = strrchr(out->str, ' ');
-
-			/* At a word's end when there is one near. */
-			if (cut != NULL &&
-			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
-				g_string_truncate(out, cut - out->str);
-			g_string_append(out, "…");
-			break;
-		}
-		if (space) {
-			g_string_append_c(out, ' ');
-			n++;
-			space = FALSE;
-		}
-		g_string_append_unichar(out, c);
-		n++;
-	}
-	return g_string_free(out, FALSE);
-}
 
 char *
 pxm_retraction_notice_dup(const char *who, const char *excerpt)
 {
 	g_autofree char *words =
-		excerpt != NULL ? first_words_dup(excerpt, EXCERPT_CHARS)
-				: NULL;
+		excerpt != NULL
+			? pxm_text_first_words_dup(excerpt, EXCERPT_CHARS)
+			: NULL;
 	g_autofree char *text = NULL;
 
 	if (who == NULL && words != NULL)
@@ -355,7 +228,8 @@ retraction(PxmAccount *account, State *state, PxmStanza *st,
 	/* In a room the nick may have changed hands since the message was
 	 * sent: then which message is meant is not shown. */
 	if (target != NULL && groupchat &&
-	    !sent_since_join(state, sender, target->timestamp)) {
+	    !pxm_account_occupant_joined_since(account, sender,
+					       target->timestamp)) {
 		purple_debug_info(ID, "a retraction of a message sent before "
 				      "its sender joined the room is shown "
 				      "without it\n");
@@ -386,14 +260,10 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	g_autofree char *sender = NULL;
 	xmlnode *replace, *retract;
 
-	if (st->kind == PXM_STANZA_PRESENCE) {
-		track_occupant(state, st);
-		return PXM_VERDICT_CONTINUE;
-	}
 	if (st->message == NULL || !is_chat_type(st->type))
 		return PXM_VERDICT_CONTINUE;
-	replace = find_child(st->message, "replace", PXM_NS_CORRECT);
-	retract = find_child(st->message, "retract", PXM_NS_RETRACT);
+	replace = pxm_xml_child(st->message, "replace", PXM_NS_CORRECT);
+	retract = pxm_xml_child(st->message, "retract", PXM_NS_RETRACT);
 	if ((replace == NULL && retract == NULL) ||
 	    is_private_with_occupant(st))
 		return PXM_VERDICT_CONTINUE;
@@ -433,7 +303,7 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 
 	if (!is_chat_type(st->type))
 		return PXM_VERDICT_CONTINUE;
-	replace = find_child(st->stanza, "replace", PXM_NS_CORRECT);
+	replace = pxm_xml_child(st->stanza, "replace", PXM_NS_CORRECT);
 	if (replace != NULL && st->id != NULL &&
 	    (id = xmlnode_get_attrib(replace, "id")) != NULL) {
 		g_autofree char *conversation = pxm_jid_bare_dup(st->to);
@@ -442,8 +312,8 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 			remember_original(state, conversation, st->id,
 					  original_of(state, conversation, id));
 	}
-	if (find_child(st->stanza, "retract", PXM_NS_RETRACT) == NULL ||
-	    find_child(st->stanza, "body", NULL) != NULL)
+	if (pxm_xml_child(st->stanza, "retract", PXM_NS_RETRACT) == NULL ||
+	    pxm_xml_child(st->stanza, "body", NULL) != NULL)
 		return PXM_VERDICT_CONTINUE;
 	/* Section 3: a XEP-0428 fallback, so that servers archive it and
 	 * clients without retraction show the intent. */

@@ -61,17 +61,6 @@ stop(PxmAccount *account, gpointer data)
 	g_free(state);
 }
 
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    (ns == NULL ||
-		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
-			return c;
-	return NULL;
-}
-
 /* Messages people write: not errors or headlines. */
 static gboolean
 is_chat_type(const char *type)
@@ -89,7 +78,7 @@ static gboolean
 is_private_with_occupant(const PxmStanza *st)
 {
 	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
 }
 
 gboolean
@@ -134,60 +123,14 @@ pxm_reactions_is_emoji(const char *text)
 	return symbol;
 }
 
-static gboolean
-is_bidi_control(gunichar c)
-{
-	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-	       c == 0x200E || c == 0x200F;
-}
-
-/* The first words of @text on one line.  Direction controls are left
- * out: they could turn the rest of the notice around. */
-static char *
-first_words_dup(const char *text, guint max)
-{
-	GString *out = g_string_new(NULL);
-	gboolean space = FALSE;
-	guint n = 0;
-
-	for (const char *p = text != NULL ? text : ""; *p != '\0';
-	     p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-
-		if (g_unichar_isspace(c)) {
-			space = out->len > 0;
-			continue;
-		}
-		if (is_bidi_control(c))
-			continue;
-		if (n + (space ? 1 : 0) >= max) {
-			const char *cut = strrchr(out->str, ' ');
-
-			/* At a word's end when there is one near. */
-			if (cut != NULL &&
-			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
-				g_string_truncate(out, cut - out->str);
-			g_string_append(out, "…");
-			break;
-		}
-		if (space) {
-			g_string_append_c(out, ' ');
-			n++;
-			space = FALSE;
-		}
-		g_string_append_unichar(out, c);
-		n++;
-	}
-	return g_string_free(out, FALSE);
-}
-
 char *
 pxm_reactions_notice_dup(const char *who, const char *const *reactions,
 			 const char *excerpt)
 {
 	g_autofree char *words =
-		excerpt != NULL ? first_words_dup(excerpt, EXCERPT_CHARS)
-				: NULL;
+		excerpt != NULL
+			? pxm_text_first_words_dup(excerpt, EXCERPT_CHARS)
+			: NULL;
 	g_autofree char *list =
 		reactions != NULL ? g_strjoinv(" ", (char **)reactions) : NULL;
 	g_autofree char *text = NULL;

@@ -29,17 +29,6 @@ typedef struct {
 	glong end;   /* exclusive */
 } Range;
 
-static xmlnode *
-find_child(xmlnode *parent, const char *name, const char *ns)
-{
-	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && g_str_equal(c->name, name) &&
-		    (ns == NULL ||
-		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
-			return c;
-	return NULL;
-}
-
 /* Messages people write: not errors or headlines. */
 static gboolean
 is_chat_type(const char *type)
@@ -57,7 +46,7 @@ static gboolean
 is_private_with_occupant(const PxmStanza *st)
 {
 	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       find_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
 }
 
 static gboolean
@@ -97,53 +86,6 @@ find_target(PxmAccount *account, const char *conversation, const char *id,
 
 /* --- Showing replies --------------------------------------------------- */
 
-static gboolean
-is_bidi_control(gunichar c)
-{
-	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-	       c == 0x200E || c == 0x200F;
-}
-
-/* The first words of @text on one line.  Direction controls are left
- * out: they could turn the rest of the line around. */
-static char *
-first_words_dup(const char *text, guint max)
-{
-	GString *out = g_string_new(NULL);
-	gboolean space = FALSE;
-	guint n = 0;
-
-	for (const char *p = text != NULL ? text : ""; *p != '\0';
-	     p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-
-		if (g_unichar_isspace(c)) {
-			space = out->len > 0;
-			continue;
-		}
-		if (is_bidi_control(c))
-			continue;
-		if (n + (space ? 1 : 0) >= max) {
-			const char *cut = strrchr(out->str, ' ');
-
-			/* At a word's end when there is one near. */
-			if (cut != NULL &&
-			    g_utf8_strlen(out->str, cut - out->str) > max / 2)
-				g_string_truncate(out, cut - out->str);
-			g_string_append(out, "…");
-			break;
-		}
-		if (space) {
-			g_string_append_c(out, ' ');
-			n++;
-			space = FALSE;
-		}
-		g_string_append_unichar(out, c);
-		n++;
-	}
-	return g_string_free(out, FALSE);
-}
-
 static char *
 author_dup(PxmAccount *account, const PxmShownMessage *message,
 	   gboolean groupchat)
@@ -168,8 +110,8 @@ quote_html_dup(PxmAccount *account, const PxmShownMessage *target,
 	       gboolean groupchat)
 {
 	g_autofree char *author = author_dup(account, target, groupchat);
-	g_autofree char *words = first_words_dup(target->excerpt,
-						 EXCERPT_CHARS);
+	g_autofree char *words = pxm_text_first_words_dup(target->excerpt,
+							  EXCERPT_CHARS);
 	g_autofree char *author_html = purple_markup_escape_text(author, -1);
 	g_autofree char *words_html = purple_markup_escape_text(words, -1);
 	g_autofree char *bold = g_strdup_printf("<b>%s</b>", author_html);
@@ -311,7 +253,8 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 	const char *id;
 
 	if (st->message == NULL ||
-	    (reply = find_child(st->message, "reply", PXM_NS_REPLY)) == NULL ||
+	    (reply = pxm_xml_child(st->message, "reply", PXM_NS_REPLY)) ==
+		    NULL ||
 	    !is_chat_type(st->type) || !pxm_stanza_has_body(st) ||
 	    is_private_with_occupant(st))
 		return PXM_VERDICT_CONTINUE;
@@ -331,8 +274,8 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 	if (target == NULL)
 		return PXM_VERDICT_CONTINUE;
 	body = st->body != NULL ? g_strdup(st->body)
-				: xmlnode_get_data(find_child(st->message,
-							      "body", NULL));
+				: xmlnode_get_data(pxm_xml_child(st->message,
+								 "body", NULL));
 	if (body == NULL)
 		return PXM_VERDICT_CONTINUE;
 	/* Section 3.1: shown with the message it answers, the reply SHOULD
@@ -516,8 +459,8 @@ annotate(PxmAccount *account, gpointer state, PxmStanza *st)
 	xmlnode *body, *reply;
 
 	if (!is_chat_type(st->type) || st->body == NULL ||
-	    (body = find_child(st->stanza, "body", NULL)) == NULL ||
-	    find_child(st->stanza, "replace", PXM_NS_CORRECT) != NULL)
+	    (body = pxm_xml_child(st->stanza, "body", NULL)) == NULL ||
+	    pxm_xml_child(st->stanza, "replace", PXM_NS_CORRECT) != NULL)
 		return PXM_VERDICT_CONTINUE;
 	for (xmlnode *c = st->stanza->child; c != NULL; c = c->next)
 		if (is_reply_fallback(c))
@@ -525,7 +468,7 @@ annotate(PxmAccount *account, gpointer state, PxmStanza *st)
 	conversation = pxm_jid_bare_dup(st->to);
 	if (conversation == NULL)
 		return PXM_VERDICT_CONTINUE;
-	reply = find_child(st->stanza, "reply", PXM_NS_REPLY);
+	reply = pxm_xml_child(st->stanza, "reply", PXM_NS_REPLY);
 	if (reply != NULL)
 		add_quote(account, st, conversation, groupchat, reply, body);
 	else
