@@ -110,6 +110,10 @@ typedef struct {
 	/* XEP-0203 / XEP-0297: original send time, 0 when live. */
 	gint64 timestamp;
 	gboolean encrypted;
+	/* The user asked for this message (history on demand): the presenter
+	 * skips it only if this session showed it; one an earlier session
+	 * showed (so already in the log) is shown again, not logged again. */
+	gboolean requested;
 	/* What to show instead of the escaped body (HTML, owned).  A stage
 	 * that sets it on a live message makes the host show the message
 	 * through the presenter instead of the prpl. */
@@ -363,6 +367,14 @@ void pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
 			 PxmIqCallback callback, gpointer user_data,
 			 GDestroyNotify destroy);
 
+/** PxmReplay: why pxm_account_replay() shows a message. */
+typedef enum {
+	/* Catching up: a message any session showed is not shown again. */
+	PXM_REPLAY_CATCHUP,
+	/* The user asked for it (e.g. /history): see PxmStanza.requested. */
+	PXM_REPLAY_REQUESTED,
+} PxmReplay;
+
 /**
  * pxm_account_replay:
  * @message: (transfer none): a forwarded <message/> that an extension
@@ -372,6 +384,7 @@ void pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
  * @stanza_id: (nullable): its XEP-0359 identity, already verified by the
  *   caller (an archive result's id)
  * @timestamp: its original time (Unix seconds), 0 when unknown
+ * @why: catch-up or on request (what the identity gate lets through)
  *
  * Runs @message through DECRYPT, HANDLE and PRESENT, as if an unwrap stage
  * had found it, then shows it through the presenter (identity gate
@@ -388,7 +401,7 @@ void pxm_account_send_iq(PxmAccount *account, xmlnode *iq, guint timeout_ms,
  */
 gboolean pxm_account_replay(PxmAccount *account, xmlnode *message,
 			    PxmOrigin origin, const char *stanza_id,
-			    gint64 timestamp);
+			    gint64 timestamp, PxmReplay why);
 
 /* --- Presenter (DESIGN.md section 4) ---------------------------------- */
 

@@ -555,7 +555,7 @@ pxm_pipeline_incoming(PxmAccount *account, PxmStanza *st)
 
 gboolean
 pxm_account_replay(PxmAccount *account, xmlnode *message, PxmOrigin origin,
-		   const char *stanza_id, gint64 timestamp)
+		   const char *stanza_id, gint64 timestamp, PxmReplay why)
 {
 	PxmStanza st;
 	gboolean shown = FALSE;
@@ -568,6 +568,7 @@ pxm_account_replay(PxmAccount *account, xmlnode *message, PxmOrigin origin,
 	pxm_stanza_set(&st.stanza_id, stanza_id);
 	if (timestamp != 0)
 		st.timestamp = timestamp;
+	st.requested = why == PXM_REPLAY_REQUESTED;
 	st.sent_by_me = g_strcmp0(st.type, "groupchat") != 0 &&
 			st.from != NULL &&
 			pxm_jid_bare_equal(st.from, account->bare_jid);

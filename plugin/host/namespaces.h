@@ -14,6 +14,7 @@
 #define PXM_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 
 /* XEP-0045: Multi-User Chat */
+#define PXM_NS_MUC "http://jabber.org/protocol/muc"
 #define PXM_NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
 /* XEP-0059: Result Set Management */

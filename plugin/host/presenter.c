@@ -286,10 +286,8 @@ memory_add(PxmPresenter *p, char kind, const Identity *id, const char *sender,
 }
 
 static void
-remember(PxmPresenter *p, const Identity *id, gboolean persist)
+remember_in_memory(PxmPresenter *p, const Identity *id)
 {
-	Pending *pending;
-
 	/* Past this size the index starts over; what it forgets is, at
 	 * worst, a duplicate shown again, never a message hidden. */
 	if (g_hash_table_size(p->memory) > MEMORY_MAX)
@@ -297,6 +295,14 @@ remember(PxmPresenter *p, const Identity *id, gboolean persist)
 	memory_add(p, 's', id, NULL, id->stanza_id);
 	memory_add(p, 'o', id, id->sender, id->origin_id);
 	memory_add(p, 'm', id, id->sender, id->message_id);
+}
+
+static void
+remember(PxmPresenter *p, const Identity *id, gboolean persist)
+{
+	Pending *pending;
+
+	remember_in_memory(p, id);
 	pending = g_new0(Pending, 1);
 	pending->conversation = g_strdup(id->conversation);
 	pending->sender = g_strdup(id->sender);
@@ -521,20 +527,30 @@ is_own_room_message(PxmAccount *account, const PxmStanza *st)
 			 nick) == 0;
 }
 
-static gboolean
+/*
+ * The memory holds what this session showed, the store what any session
+ * showed.  A message the user asks for again (history on demand) is shown
+ * unless this session showed it: after a restart the conversation window
+ * is empty, even if the log has the message.
+ */
+static PxmAdmission
 admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 {
 	PxmPresenter *p = account->presenter;
 	gboolean live = is_live(st, sent);
-	gboolean found = FALSE;
+	gboolean in_store = FALSE;
+	PxmAdmission admission;
 	Identity id;
 
 	if (st->stanza_id == NULL && st->origin_id == NULL && st->id == NULL)
-		return TRUE; /* nothing to recognise it by */
+		return PXM_ADMISSION_NEW; /* nothing to recognise it by */
 	if (!identity_init(&id, account, st, sent))
-		return TRUE;
-	found = memory_has(p, &id);
-	if (!found && !live && account->store != NULL) {
+		return PXM_ADMISSION_NEW;
+	if (memory_has(p, &id)) {
+		identity_clear(&id);
+		return PXM_ADMISSION_DUPLICATE;
+	}
+	if (!live && account->store != NULL) {
 		PxmMessageIdentity mi = {
 			.conversation = id.conversation,
 			.sender = id.sender,
@@ -544,25 +560,39 @@ admit(PxmAccount *account, const PxmStanza *st, gboolean sent)
 		};
 		g_autoptr(GError) error = NULL;
 
-		if (!pxm_store_identity_lookup(account->store, &mi, &found,
+		if (!pxm_store_identity_lookup(account->store, &mi, &in_store,
 					       NULL, &error))
 			purple_debug_error("xmpp-modern",
 					   "identity look-up failed: %s\n",
 					   error->message);
 	}
-	if (!found) {
-		remember(p, &id, !live);
+	if (in_store && !st->requested) {
+		admission = PXM_ADMISSION_DUPLICATE;
+	} else {
+		/* Known from the store: only this session's memory lacks
+		 * it. */
+		if (in_store)
+			remember_in_memory(p, &id);
+		else
+			remember(p, &id, !live);
 		record_shown(p, &id, st,
 			     sent || is_own_room_message(account, st));
+		admission = in_store ? PXM_ADMISSION_AGAIN : PXM_ADMISSION_NEW;
 	}
 	identity_clear(&id);
-	return !found;
+	return admission;
+}
+
+PxmAdmission
+pxm_presenter_check(PxmAccount *account, const PxmStanza *stanza)
+{
+	return admit(account, stanza, stanza->sent_by_me);
 }
 
 gboolean
 pxm_presenter_admit(PxmAccount *account, const PxmStanza *stanza)
 {
-	return admit(account, stanza, stanza->sent_by_me);
+	return pxm_presenter_check(account, stanza) != PXM_ADMISSION_DUPLICATE;
 }
 
 void
@@ -596,12 +626,23 @@ im_peer_dup(PxmAccount *account, const PxmStanza *st, const char *jid)
 	return g_steal_pointer(&bare);
 }
 
+static gboolean
+is_open_room(PxmAccount *account, const PxmStanza *st)
+{
+	g_autofree char *room = pxm_jid_bare_dup(st->from);
+
+	return room != NULL && pxm_jid_resource_peek(st->from) != NULL &&
+	       purple_find_conversation_with_account(
+		       PURPLE_CONV_TYPE_CHAT, room, account->purple) != NULL;
+}
+
 /* Conversation text is HTML; bodies are plain text. */
 gboolean
 pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 {
 	PurpleAccount *pa = account->purple;
 	PurpleMessageFlags flags;
+	PxmAdmission admission = PXM_ADMISSION_NEW;
 	g_autofree char *html = NULL;
 	g_autofree char *peer = NULL;
 	time_t when;
@@ -610,7 +651,13 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 		return FALSE;
 	/* Composed here: remembered when it was sent (compose phase); this is
 	 * its local echo. */
-	if (st->origin != PXM_ORIGIN_LOCAL && !pxm_presenter_admit(account, st))
+	/* Not in that room (any more): nothing to write to, and nothing
+	 * recorded, which would hide the message once we are back. */
+	if (g_strcmp0(st->type, "groupchat") == 0 && !is_open_room(account, st))
+		return FALSE;
+	if (st->origin != PXM_ORIGIN_LOCAL &&
+	    (admission = pxm_presenter_check(account, st)) ==
+		    PXM_ADMISSION_DUPLICATE)
 		return FALSE;
 
 	html = st->html != NULL ? g_strdup(st->html)
@@ -620,6 +667,8 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 		flags |= PURPLE_MESSAGE_REMOTE_SEND;
 	if (st->origin == PXM_ORIGIN_ARCHIVE || st->timestamp != 0)
 		flags |= PURPLE_MESSAGE_DELAYED;
+	if (admission == PXM_ADMISSION_AGAIN)
+		flags |= PURPLE_MESSAGE_NO_LOG;
 	when = st->timestamp != 0 ? (time_t)st->timestamp : time(NULL);
 
 	if (g_strcmp0(st->type, "groupchat") == 0) {
@@ -632,6 +681,10 @@ pxm_presenter_show(PxmAccount *account, PxmStanza *st)
 				    : NULL;
 		if (conv == NULL || nick == NULL)
 			return FALSE;
+		/* Ours from another device or from the room's archive. */
+		if (is_own_room_message(account, st))
+			flags = (flags & ~PURPLE_MESSAGE_RECV) |
+				PURPLE_MESSAGE_SEND;
 		if (st->origin == PXM_ORIGIN_LIVE && st->timestamp == 0 &&
 		    account->gc != NULL)
 			/* The normal path: highlighting, sounds, plugins. */

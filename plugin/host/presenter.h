@@ -22,6 +22,24 @@ void pxm_presenter_free(PxmPresenter *presenter);
  */
 gboolean pxm_presenter_admit(PxmAccount *account, const PxmStanza *stanza);
 
+/** PxmAdmission: what the identity gate decided. */
+typedef enum {
+	PXM_ADMISSION_DUPLICATE, /* already shown: not shown again */
+	PXM_ADMISSION_NEW,       /* shown (and logged) for the first time */
+	/* Requested again (PxmStanza.requested) and shown by an earlier
+	 * session only: shown, but the log already has it. */
+	PXM_ADMISSION_AGAIN,
+} PxmAdmission;
+
+/**
+ * pxm_presenter_check:
+ * @stanza: an incoming message with its facts
+ *
+ * pxm_presenter_admit() telling apart a message new to the log from one
+ * asked for again.
+ */
+PxmAdmission pxm_presenter_check(PxmAccount *account, const PxmStanza *stanza);
+
 /** pxm_presenter_flush: writes pending identities in one transaction. */
 void pxm_presenter_flush(PxmPresenter *presenter);
 

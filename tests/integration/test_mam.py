@@ -7,6 +7,7 @@ contact.  Prosody pages by 10 here so that catch-ups take many pages."""
 import os
 import tempfile
 import time
+import uuid
 
 import pxm_it
 from pxm_it import ServerTestCase, TestHost, BUILD_ROOT
@@ -23,7 +24,7 @@ class Mam(ServerTestCase):
         cls.tmp = tempfile.TemporaryDirectory(prefix="pxm-it-")
         cls.server = pxm_server.make_server(
             os.path.join(cls.tmp.name, "srv"), max_archive_results=PAGE,
-            extra_users=["erin", "frank"])
+            extra_users=["erin", "frank", "grace"])
         cls.info = cls.server.start()
 
     def userdir(self):
@@ -185,6 +186,8 @@ class Mam(ServerTestCase):
         for w in writes:
             self.assertIn("delayed", w["flags"])
             self.assertIn("recv", w["flags"])
+            # Never shown before: logged.
+            self.assertNotIn("nolog", w["flags"])
         system = [w["text"] for w in host.conv_writes(account=carol,
                                                       flag="system")]
         self.assertTrue(any("Fetching older messages" in t for t in system))
@@ -210,6 +213,117 @@ class Mam(ServerTestCase):
         reply = host.command(carol, bob_jid, "history lots")
         self.assertEqual(reply["status"], "failed", reply)
         self.assertIn("/history", reply["cmd_error"])
+
+    def test_history_after_restart(self):
+        """After a restart, /history shows the messages an earlier session
+        showed (once, not logged again); the catch-up does not."""
+        bob_jid = self.jid("bob")
+        bob = self.peer("bob")
+        userdir = self.userdir()
+        host1 = TestHost(BUILD_ROOT, userdir=userdir, keep_userdir=True)
+        self._closers.append(host1.close)
+        dave = self.online(host1, "dave")
+        self.wait_notice_or_settle(host1, dave, 1)
+        for i in range(3):
+            bob.send_message(host_jid(dave), "seen-%d" % i)
+        self.wait_writes(host1, dave, 3, "seen-")
+        self.assertEqual(host1.close(), 0)
+
+        host2 = self.host(userdir=userdir)
+        dave2 = self.online(host2, "dave")
+        self.wait_notice_or_settle(host2, dave2, 1)
+        self.assertEqual(self.writes(host2, dave2, "seen-"), [])
+        reply = host2.command(dave2, bob_jid, "history 10")
+        self.assertEqual(reply["status"], "ok", reply)
+        host2.wait_for_conv_write(account=dave2, flag="system",
+                                  text="End of the 3 messages")
+        writes = self.writes(host2, dave2, "seen-")
+        self.assertEqual([w["text"] for w in writes],
+                         ["seen-0", "seen-1", "seen-2"])
+        for w in writes:
+            self.assertIn("delayed", w["flags"])
+            self.assertIn("nolog", w["flags"])
+        # Already in the window: a second /history does not repeat them.
+        reply = host2.command(dave2, bob_jid, "history 10")
+        self.assertEqual(reply["status"], "ok", reply)
+        host2.wait_for_conv_write(account=dave2, flag="system",
+                                  text="No older messages")
+        self.assertEqual(len(self.writes(host2, dave2, "seen-")), 3)
+
+    def test_room_catchup_and_history(self):
+        """A room with an archive: the first join keeps the room's replay
+        (no duplicates with the catch-up); the next join asks for no replay
+        and fetches what was said meanwhile from the room's archive, once,
+        in order; room /history goes on before it, our own messages as
+        sent."""
+        room = "mam-%s@%s" % (uuid.uuid4().hex[:8], self.info["muc"])
+        bob = self.peer("bob")
+        bob.join_room(room, "bob")
+        for i in range(3):
+            bob.send_room(room, "r-pre-%d" % i)
+        time.sleep(0.5)
+
+        host = self.host(userdir=self.userdir())
+        grace = self.online(host, "grace")
+        host.xml(grace, True)
+        host.join_room(grace, room, "grace")
+        self.wait_writes(host, grace, 3, "r-pre-")
+        host.send_room(grace, room, "r-own", escape=True)
+        host.wait_for_conv_write(account=grace, text="r-own")
+        bob.send_room(room, "r-live-1")
+        host.wait_for_conv_write(account=grace, text="r-live-1")
+        time.sleep(1.5)
+        for i in range(3):
+            self.assertEqual(len(self.writes(host, grace, "r-pre-%d" % i)),
+                             1)
+        joins = [e["xml"] for e in host.events("xml")
+                 if e["dir"] == "out" and e["xml"].startswith("<presence")
+                 and "protocol/muc'" in e["xml"]]
+        self.assertTrue(joins)
+        self.assertNotIn("maxstanzas", joins[0])
+
+        host.disconnect(grace)
+        gap = ["r-gap-%02d" % i for i in range(2 * PAGE + 2)]
+        for text in gap:
+            bob.send_room(room, text)
+        time.sleep(1)
+        host.drain()
+        count = len(host.events("xml"))
+        host.connect_and_wait(grace)
+        host.join_room(grace, room, "grace")
+        self.wait_writes(host, grace, len(gap), "r-gap-")
+        notice = host.wait_for_conv_write(
+            account=grace, flag="system",
+            text="%d messages from the room archive" % len(gap))
+        self.assertEqual(notice["conversation"], room)
+        joins = [e["xml"] for e in host.events("xml")[count:]
+                 if e["dir"] == "out" and e["xml"].startswith("<presence")
+                 and "protocol/muc'" in e["xml"]]
+        self.assertIn("<history maxstanzas='0'/>", joins[0])
+        time.sleep(1)
+        writes = self.writes(host, grace, "r-gap-")
+        self.assertEqual([w["text"] for w in writes], gap)
+        for w in writes:
+            self.assertIn("delayed", w["flags"])
+            self.assertEqual(w["conversation"], room)
+        # No replay: what the first session showed is not shown again.
+        for text in ["r-pre-0", "r-own", "r-live-1"]:
+            self.assertEqual(len(self.writes(host, grace, text)), 1, text)
+
+        reply = host.command(grace, room, "history 2", type="chat")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=grace, flag="system",
+                                 text="End of the 2 messages")
+        own = self.writes(host, grace, "r-own")
+        self.assertEqual(len(own), 2)
+        self.assertIn("send", own[1]["flags"])
+        self.assertNotIn("recv", own[1]["flags"])
+        self.assertIn("delayed", own[1]["flags"])
+        live = self.writes(host, grace, "r-live-1")
+        self.assertEqual(len(live), 2)
+        self.assertIn("recv", live[1]["flags"])
+        # An earlier session showed them: not logged again.
+        self.assertIn("nolog", live[1]["flags"])
 
 
 def host_jid(account):

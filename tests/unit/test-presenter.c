@@ -196,6 +196,76 @@ test_live_written_offline(Fixture *f, gconstpointer data)
 	g_assert_false(admit(f, again));
 }
 
+/* An archive result as pxm_account_replay() hands it to the presenter. */
+static PxmAdmission
+check_archived(Fixture *f, const char *id, gboolean requested)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' from='bob@example.org/x' "
+		"to='alice@example.org/pidgin' id='%s'><body>Old</body>"
+		"</message>",
+		id);
+	xmlnode *node = xmlnode_from_str(xml, -1);
+	g_autofree char *stanza_id = g_strconcat("archive-", id, NULL);
+	PxmStanza st;
+	PxmAdmission admission;
+
+	g_assert_nonnull(node);
+	pxm_stanza_init(&st, node, FALSE);
+	st.origin = PXM_ORIGIN_ARCHIVE;
+	st.timestamp = 1795255200;
+	st.requested = requested;
+	pxm_stanza_set(&st.stanza_id, stanza_id);
+	admission = pxm_presenter_check(f->account, &st);
+	pxm_stanza_clear(&st);
+	xmlnode_free(node);
+	return admission;
+}
+
+/* History on demand: what this session showed is skipped, what an earlier
+ * session showed is shown again without being logged again, the rest is
+ * new; catching up keeps skipping both. */
+static void
+test_requested_again(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *m;
+
+	g_assert_cmpint(check_archived(f, "a", FALSE), ==, PXM_ADMISSION_NEW);
+	g_assert_cmpint(check_archived(f, "a", FALSE), ==,
+			PXM_ADMISSION_DUPLICATE);
+	g_assert_cmpint(check_archived(f, "a", TRUE), ==,
+			PXM_ADMISSION_DUPLICATE);
+	pxm_presenter_write_identities(f->account);
+
+	/* A restart: the window is empty, the store remembers. */
+	pxm_test_account_close(f);
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
+	g_assert_cmpint(check_archived(f, "a", FALSE), ==,
+			PXM_ADMISSION_DUPLICATE);
+	g_assert_null(pxm_presenter_find(f->account, "bob@example.org", "a"));
+	g_assert_cmpint(check_archived(f, "a", TRUE), ==, PXM_ADMISSION_AGAIN);
+	m = pxm_presenter_find(f->account, "bob@example.org", "archive-a");
+	g_assert_nonnull(m);
+	g_assert_cmpstr(m->excerpt, ==, "Old");
+	/* Shown now: not a second time in this session. */
+	g_assert_cmpint(check_archived(f, "a", TRUE), ==,
+			PXM_ADMISSION_DUPLICATE);
+	g_assert_cmpint(check_archived(f, "b", TRUE), ==, PXM_ADMISSION_NEW);
+	g_assert_cmpint(check_archived(f, "b", FALSE), ==,
+			PXM_ADMISSION_DUPLICATE);
+
+	/* The new one went to the store; the one shown again is there
+	 * once. */
+	pxm_test_account_close(f);
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
+	g_assert_cmpint(check_archived(f, "b", FALSE), ==,
+			PXM_ADMISSION_DUPLICATE);
+	g_assert_cmpint(check_archived(f, "b", TRUE), ==, PXM_ADMISSION_AGAIN);
+	g_assert_cmpint(check_archived(f, "a", TRUE), ==, PXM_ADMISSION_AGAIN);
+}
+
 static void
 test_first_words(Fixture *f, gconstpointer data)
 {
@@ -362,6 +432,7 @@ main(int argc, char **argv)
 	ADD("excerpt-pieces", test_excerpt_pieces);
 	ADD("bounded", test_bounded);
 	ADD("live-written-offline", test_live_written_offline);
+	ADD("requested-again", test_requested_again);
 	ADD("first-words", test_first_words);
 	ADD("presence/shared", test_presence_shared);
 	ADD("presence/may-support", test_presence_may_support);

@@ -654,6 +654,369 @@ test_reply_after_stop(Fixture *f, gconstpointer data)
 	xmlnode_free(q);
 }
 
+/* --- Rooms ------------------------------------------------------------ */
+
+#define ROOM "lounge@conference.example.org"
+#define JOIN                                                                   \
+	"<presence to='" ROOM "/alice'><x "                                    \
+	"xmlns='http://jabber.org/protocol/muc'/></presence>"
+#define SELF_PRESENCE                                                          \
+	"<presence from='" ROOM "/alice' to='" OWN "'><x "                     \
+	"xmlns='http://jabber.org/protocol/muc#user'><item "                   \
+	"affiliation='member' role='participant'/><status code='110'/>"        \
+	"</x></presence>"
+
+/* Answers every disco#info query sent so far to @to; returns how many
+ * were still waiting. */
+static guint
+answer_disco_of(Fixture *f, const char *to, const char *features)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < f->sent->len; i++) {
+		xmlnode *iq = pxm_test_parse(f->sent->pdata[i]);
+
+		if (g_strcmp0(xmlnode_get_attrib(iq, "to"), to) == 0 &&
+		    g_strcmp0(xmlnode_get_attrib(iq, "type"), "get") == 0 &&
+		    xmlnode_get_child_with_namespace(iq, "query",
+						     PXM_NS_DISCO_INFO)) {
+			g_autofree char *xml = g_strdup_printf(
+				"<iq type='result' from='%s' id='%s'>"
+				"<query xmlns='%s'><identity "
+				"category='conference' type='text'/>%s"
+				"</query></iq>",
+				to, xmlnode_get_attrib(iq, "id"),
+				PXM_NS_DISCO_INFO, features);
+
+			xmlnode *answer = pxm_test_parse(xml);
+
+			/* Answered already: the tracker forgot the id. */
+			if (pxm_iq_tracker_handle(f->account->iq, answer))
+				n++;
+			xmlnode_free(answer);
+		}
+		xmlnode_free(iq);
+	}
+	return n;
+}
+
+static char *
+room_result_xml(const char *from, const char *queryid, const char *id,
+		const char *inner_from, const char *type, const char *body)
+{
+	return g_strdup_printf(
+		"<message %s%s%s to='" OWN "'><result xmlns='urn:xmpp:mam:2' "
+		"queryid='%s' id='%s'><forwarded xmlns='urn:xmpp:forward:0'>"
+		"<delay xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/>"
+		"<message xmlns='jabber:client' from='%s' to='" BARE "' "
+		"type='%s' id='m-%s'><body>%s</body></message></forwarded>"
+		"</result></message>",
+		from != NULL ? "from='" : "", from != NULL ? from : "",
+		from != NULL ? "'" : "", queryid, id, inner_from, type, id,
+		body);
+}
+
+static void
+room_fin(Fixture *f, xmlnode *query, const char *last, gboolean complete)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<iq type='result' from='" ROOM "' id='%s'><fin "
+		"xmlns='urn:xmpp:mam:2'%s><set "
+		"xmlns='http://jabber.org/protocol/rsm'>%s%s%s</set></fin>"
+		"</iq>",
+		xmlnode_get_attrib(query, "id"),
+		complete ? " complete='true'" : "",
+		last != NULL ? "<last>" : "", last != NULL ? last : "",
+		last != NULL ? "</last>" : "");
+
+	handle_iq(f, xml);
+}
+
+/* We joined (our join presence, then the room's self-presence). */
+static void
+join_room(Fixture *f)
+{
+	g_autofree char *out = pxm_test_send_out(f, JOIN);
+
+	g_assert_cmpint(pxm_test_receive(f, SELF_PRESENCE), ==,
+			PXM_VERDICT_CONTINUE);
+}
+
+/* The join presence: unchanged for a room not known to have an archive;
+ * <history maxstanzas='0'/> once it is known, added once. */
+static void
+test_room_join_presence(Fixture *f, gconstpointer data)
+{
+	g_autofree char *first = NULL;
+	g_autofree char *known = NULL;
+	g_autofree char *again = NULL;
+	g_autofree char *status = NULL;
+	g_autofree char *other = NULL;
+	static const char *const expected =
+		"<presence to='" ROOM "/alice'><x "
+		"xmlns='http://jabber.org/protocol/muc'><history "
+		"maxstanzas='0'/></x></presence>";
+
+	first = pxm_test_send_out(f, JOIN);
+	g_assert_cmpstr(first, ==, JOIN);
+	g_assert_true(pxm_store_kv_set_string(f->account->store, MAM,
+					      "room-mam:" ROOM, "1", NULL));
+	known = pxm_test_send_out(f, JOIN);
+	g_assert_cmpstr(known, ==, expected);
+	/* A resend of the changed stanza. */
+	again = pxm_test_send_out(f, expected);
+	g_assert_cmpstr(again, ==, expected);
+	/* Presence to the room that is not a join: untouched. */
+	status = pxm_test_send_out(f, "<presence to='" ROOM "/alice'><show>"
+				      "away</show></presence>");
+	g_assert_cmpstr(status, ==,
+			"<presence to='" ROOM "/alice'><show>away</show>"
+			"</presence>");
+	other = pxm_test_send_out(
+		f, "<presence to='other@conference.example.org/alice'><x "
+		   "xmlns='http://jabber.org/protocol/muc'/></presence>");
+	g_assert_null(strstr(other, "history"));
+}
+
+/* After the self-presence: disco#info of the room, then a query to the
+ * room (exact XML), results from the room, the room's position. */
+static void
+test_room_catchup(Fixture *f, gconstpointer data)
+{
+	xmlnode *q, *iq;
+	g_autofree char *xml = NULL;
+	g_autofree char *expected = NULL;
+	g_autofree char *position = NULL;
+	g_autofree char *r1 = NULL;
+	g_autofree char *r2 = NULL;
+	g_autofree char *join = NULL;
+	g_autofree char *stamp = NULL;
+	guint before = count_queries(f);
+
+	join_room(f);
+	iq = pxm_test_parse(pxm_test_last_sent(f));
+	xml = xmlnode_to_str(iq, NULL);
+	expected = g_strdup_printf(
+		"<iq type='get' to='" ROOM "' id='%s'><query "
+		"xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+		xmlnode_get_attrib(iq, "id"));
+	g_assert_cmpstr(xml, ==, expected);
+	xmlnode_free(iq);
+	g_assert_cmpuint(answer_disco_of(f, ROOM, WITH_MAM), >=, 1);
+	g_assert_cmpuint(count_queries(f), ==, before + 1);
+
+	q = last_query(f);
+	stamp = xmlnode_get_data(xmlnode_get_child(
+		xmlnode_get_next_twin(xmlnode_get_child(q, "query/x/field")),
+		"value"));
+	g_free(xml);
+	g_free(expected);
+	xml = xmlnode_to_str(q, NULL);
+	expected = g_strdup_printf(
+		"<iq type='set' to='" ROOM "' id='%s'><query "
+		"xmlns='urn:xmpp:mam:2' queryid='%s'><x xmlns='jabber:x:data' "
+		"type='submit'><field var='FORM_TYPE' type='hidden'><value>"
+		"urn:xmpp:mam:2</value></field><field var='start'><value>%s"
+		"</value></field></x><set "
+		"xmlns='http://jabber.org/protocol/rsm'><max>250</max></set>"
+		"</query></iq>",
+		xmlnode_get_attrib(q, "id"), queryid_of(q), stamp);
+	g_assert_cmpstr(xml, ==, expected);
+
+	r1 = room_result_xml(ROOM, queryid_of(q), "r1", ROOM "/bob",
+			     "groupchat", "salut");
+	r2 = room_result_xml(ROOM, queryid_of(q), "r2", ROOM "/alice",
+			     "groupchat", "moi");
+	g_assert_cmpint(pxm_test_receive(f, r1), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, r2), ==, PXM_VERDICT_CONSUMED);
+	room_fin(f, q, "r2", TRUE);
+	g_assert_cmpstr(last_shown(f, ROOM), ==, "r2");
+	g_assert_nonnull(pxm_presenter_find(f->account, ROOM, "r1"));
+	position = stored(f, "room-position:" ROOM);
+	g_assert_cmpstr(position, ==, "r2");
+	/* Our own archive's position is another. */
+	g_clear_pointer(&position, g_free);
+	position = stored(f, "position");
+	g_assert_null(position);
+	xmlnode_free(q);
+
+	/* Next session: no replay asked, and the gap after r2. */
+	pxm_test_account_close(f);
+	open_account(f);
+	join = pxm_test_send_out(f, JOIN);
+	g_assert_nonnull(strstr(join, "<history maxstanzas='0'/>"));
+	g_assert_cmpint(pxm_test_receive(f, SELF_PRESENCE), ==,
+			PXM_VERDICT_CONTINUE);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	q = last_query(f);
+	g_assert_cmpstr(xmlnode_get_attrib(q, "to"), ==, ROOM);
+	g_free(xml);
+	xml = xmlnode_to_str(xmlnode_get_child(q, "query/set"), NULL);
+	g_assert_cmpstr(xml, ==,
+			"<set xmlns='http://jabber.org/protocol/rsm'>"
+			"<max>250</max><after>r2</after></set>");
+	/* By position, not by time. */
+	g_assert_cmpuint(
+		pxm_test_count_children(xmlnode_get_child(q, "query/x"),
+					"field", PXM_NS_DATA),
+		==, 1);
+	xmlnode_free(q);
+}
+
+/* Security considerations: a room query's results only from that room's
+ * bare JID (not our server, not an occupant, not another room), holding
+ * groupchat messages of that room. */
+static void
+test_room_forged(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *position = NULL;
+	const char *qid;
+	struct {
+		const char *from, *inner_from, *type;
+	} const forged[] = {
+		{ NULL, ROOM "/bob", "groupchat" },
+		{ BARE, ROOM "/bob", "groupchat" },
+		{ "example.org", ROOM "/bob", "groupchat" },
+		{ ROOM "/eve", ROOM "/bob", "groupchat" },
+		{ "other@conference.example.org", ROOM "/bob", "groupchat" },
+		{ ROOM, "other@conference.example.org/bob", "groupchat" },
+		{ ROOM, "bob@example.org/phone", "groupchat" },
+		{ ROOM, ROOM, "groupchat" },
+		{ ROOM, ROOM "/bob", "chat" },
+	};
+
+	/* A self-presence for a room we did not join asks nothing. */
+	g_ptr_array_set_size(f->sent, 0);
+	g_assert_cmpint(pxm_test_receive(f, SELF_PRESENCE), ==,
+			PXM_VERDICT_CONTINUE);
+	g_assert_cmpuint(f->sent->len, ==, 0);
+
+	join_room(f);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	q = last_query(f);
+	qid = queryid_of(q);
+	for (guint i = 0; i < G_N_ELEMENTS(forged); i++) {
+		g_autofree char *xml = room_result_xml(
+			forged[i].from, qid, "x", forged[i].inner_from,
+			forged[i].type, "forged");
+
+		g_assert_cmpint(pxm_test_receive(f, xml), ==, PXM_VERDICT_DROP);
+	}
+	/* The rest of the page is kept. */
+	{
+		g_autofree char *good = room_result_xml(
+			ROOM, qid, "ok", ROOM "/bob", "groupchat", "fine");
+
+		g_assert_cmpint(pxm_test_receive(f, good), ==,
+				PXM_VERDICT_CONSUMED);
+	}
+	/* The end of the page from our own server is not the room's. */
+	{
+		g_autofree char *spoof = g_strdup_printf(
+			"<iq type='result' from='" BARE "' id='%s'><fin "
+			"xmlns='urn:xmpp:mam:2' complete='true'/></iq>",
+			xmlnode_get_attrib(q, "id"));
+		xmlnode *node = pxm_test_parse(spoof);
+
+		pxm_iq_tracker_handle(f->account->iq, node);
+		xmlnode_free(node);
+	}
+	g_assert_null(last_shown(f, ROOM));
+	room_fin(f, q, "ok", TRUE);
+	g_assert_cmpstr(last_shown(f, ROOM), ==, "ok");
+	g_assert_null(pxm_presenter_find(f->account, ROOM, "x"));
+	position = stored(f, "room-position:" ROOM);
+	g_assert_cmpstr(position, ==, "ok");
+	xmlnode_free(q);
+}
+
+static void
+room_live(Fixture *f, const char *id)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='groupchat' from='" ROOM "/bob' to='" OWN
+		"' id='m-%s'><body>live</body><stanza-id "
+		"xmlns='urn:xmpp:sid:0' id='%s' by='" ROOM "'/></message>",
+		id, id);
+
+	g_assert_cmpint(pxm_test_receive(f, xml), ==, PXM_VERDICT_CONTINUE);
+	/* The stanza-id extension asks the room once. */
+	answer_disco_of(f, ROOM, WITH_MAM);
+}
+
+/* Live room messages move the room's position once its catch-up ended,
+ * never before (a crash would skip the rest of the gap). */
+static void
+test_room_live_position(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *position = NULL;
+
+	join_room(f);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	room_live(f, "L0");
+	room_live(f, "L1");
+	pxm_test_account_close(f);
+	open_account(f);
+	position = stored(f, "room-position:" ROOM);
+	g_assert_null(position);
+
+	join_room(f);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	q = last_query(f);
+	room_fin(f, q, NULL, TRUE);
+	room_live(f, "L2");
+	pxm_test_account_close(f);
+	open_account(f);
+	position = stored(f, "room-position:" ROOM);
+	g_assert_cmpstr(position, ==, "L2");
+	xmlnode_free(q);
+}
+
+/* Leaving the room in the middle of its catch-up: the page is not
+ * processed and the position stays (the next join fetches it again). */
+static void
+test_room_left(Fixture *f, gconstpointer data)
+{
+	xmlnode *q;
+	g_autofree char *r1 = NULL;
+	g_autofree char *position = NULL;
+
+	join_room(f);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	q = last_query(f);
+	r1 = room_result_xml(ROOM, queryid_of(q), "r1", ROOM "/bob",
+			     "groupchat", "salut");
+	g_assert_cmpint(pxm_test_receive(f, r1), ==, PXM_VERDICT_CONSUMED);
+	pxm_test_receive(f, "<presence from='" ROOM "/alice' to='" OWN
+			    "' type='unavailable'><x "
+			    "xmlns='http://jabber.org/protocol/muc#user'>"
+			    "<status code='110'/></x></presence>");
+	room_fin(f, q, "r1", TRUE);
+	g_assert_null(last_shown(f, ROOM));
+	position = stored(f, "room-position:" ROOM);
+	g_assert_null(position);
+	xmlnode_free(q);
+}
+
+/* A room without an archive: no query, and the next join keeps the
+ * replay. */
+static void
+test_room_no_archive(Fixture *f, gconstpointer data)
+{
+	g_autofree char *join = NULL;
+	guint before = count_queries(f);
+
+	g_assert_true(pxm_store_kv_set_string(f->account->store, MAM,
+					      "room-mam:" ROOM, "1", NULL));
+	join_room(f);
+	answer_disco_of(f, ROOM, "<feature var='urn:xmpp:sid:0'/>");
+	g_assert_cmpuint(count_queries(f), ==, before);
+	join = pxm_test_send_out(f, JOIN);
+	g_assert_cmpstr(join, ==, JOIN);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -673,5 +1036,11 @@ main(int argc, char **argv)
 	ADD("position/live", test_live_position);
 	ADD("position/unfinished-page", test_unfinished_page);
 	ADD("reply-after-stop", test_reply_after_stop);
+	ADD("room/join-presence", test_room_join_presence);
+	ADD("room/catchup", test_room_catchup);
+	ADD("room/forged", test_room_forged);
+	ADD("room/no-archive", test_room_no_archive);
+	ADD("room/live-position", test_room_live_position);
+	ADD("room/left", test_room_left);
 	return g_test_run();
 }

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 /*
- * XEP-0313: Message Archive Management, for the account's own archive.
+ * XEP-0313: Message Archive Management, for the account's own archive and
+ * for rooms.
  *
  * At sign-in our bare JID is asked for urn:xmpp:mam:2; if it has it, what
  * was archived since the last position is fetched page by page (RSM
  * 'after' the last archive id processed; the first time, a window of the
  * last days instead of the whole archive).  /history fetches older
  * messages of one conversation on request.
+ *
+ * Rooms the same way, once we are in (our self-presence): the room is
+ * asked for urn:xmpp:mam:2 and, if it has it, what it archived since the
+ * last message we saw there is fetched from it (section 8).  That a room
+ * has an archive is remembered, so that the next time we join it we ask
+ * it for no history replay (XEP-0045 section 7.2.14): the archive fills
+ * the gap instead, by id rather than by a count of stanzas.
  *
  * Results are messages that arrive before the IQ result that ends their
  * page.  The unwrap stage checks them and keeps a copy; the page is
@@ -33,9 +41,14 @@
 /* The account setting: how far back the first catch-up ever goes. */
 #define DAYS_SETTING "xmpp-modern-mam-days"
 #define DAYS_DEFAULT 7
-/* The store: the last archive id processed and its time. */
+/* The store: the last archive id processed and its time; for a room,
+ * the same under "room-position:<room>" and "room-stamp:<room>". */
 #define KEY_POSITION "position"
 #define KEY_STAMP "position-stamp"
+#define KEY_ROOM_POSITION "room-position:"
+#define KEY_ROOM_STAMP "room-stamp:"
+/* "room-mam:<room>": the room had an archive when we last joined it. */
+#define KEY_ROOM_MAM "room-mam:"
 /* The last error the user was told about (told once, not at every
  * sign-in). */
 #define KEY_NOTICED "noticed-error"
@@ -68,6 +81,9 @@ typedef struct {
 	State *state; /* a reference */
 	QueryKind kind;
 	char *queryid;
+	/* The room whose archive is asked (normalised bare JID), NULL for
+	 * our own archive. */
+	char *room;
 	/* Form fields and RSM of the next page. */
 	char *with;   /* history: the conversation (normalised bare JID) */
 	gint64 start; /* 0: no 'start' */
@@ -101,7 +117,27 @@ struct State {
 	/* /history: normalised bare JID -> oldest archive id shown in that
 	 * conversation this session. */
 	GHashTable *oldest;
+	/* The rooms we are in: normalised bare JID -> Room. */
+	GHashTable *rooms;
+	/* Rooms we sent a join presence to (normalised bare JIDs). */
+	GHashTable *joining;
 };
+
+/* A room we are in. */
+typedef struct {
+	/* Its catch-up of this session ended well: from now on live messages
+	 * move its position. */
+	gboolean caught_up;
+	char *live_position;
+	gint64 live_stamp;
+} Room;
+
+static void
+room_free(Room *room)
+{
+	g_free(room->live_position);
+	g_free(room);
+}
 
 static void
 result_free(Result *r)
@@ -117,6 +153,8 @@ state_clear(State *state)
 {
 	g_hash_table_unref(state->queries);
 	g_hash_table_unref(state->oldest);
+	g_hash_table_unref(state->rooms);
+	g_hash_table_unref(state->joining);
 	g_free(state->live_position);
 }
 
@@ -137,6 +175,7 @@ query_clear(Query *q)
 {
 	state_unref(q->state);
 	g_free(q->queryid);
+	g_free(q->room);
 	g_free(q->with);
 	g_free(q->after);
 	g_free(q->before);
@@ -258,17 +297,29 @@ is_condition(const GError *error, const char *condition)
 
 /* --- Positions -------------------------------------------------------- */
 
+/* The keys of the position of our archive (@room NULL) or of a room's. */
 static void
-read_position(PxmStore *store, char **position, gint64 *stamp)
+position_keys(const char *room, char **key, char **stamp_key)
+{
+	*key = room != NULL ? g_strconcat(KEY_ROOM_POSITION, room, NULL)
+			    : g_strdup(KEY_POSITION);
+	*stamp_key = room != NULL ? g_strconcat(KEY_ROOM_STAMP, room, NULL)
+				  : g_strdup(KEY_STAMP);
+}
+
+static void
+read_position(PxmStore *store, const char *room, char **position, gint64 *stamp)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *text = NULL;
+	g_autofree char *key = NULL;
+	g_autofree char *stamp_key = NULL;
 
+	position_keys(room, &key, &stamp_key);
 	*position = NULL;
 	*stamp = 0;
-	if (!pxm_store_kv_get_string_dup(store, ID, KEY_POSITION, position,
-					 &error) ||
-	    !pxm_store_kv_get_string_dup(store, ID, KEY_STAMP, &text, &error)) {
+	if (!pxm_store_kv_get_string_dup(store, ID, key, position, &error) ||
+	    !pxm_store_kv_get_string_dup(store, ID, stamp_key, &text, &error)) {
 		purple_debug_error(ID,
 				   "could not read the archive position: "
 				   "%s\n",
@@ -282,31 +333,47 @@ read_position(PxmStore *store, char **position, gint64 *stamp)
 
 /* Inside the caller's transaction. */
 static gboolean
-write_position(PxmStore *store, const char *position, gint64 stamp,
-	       GError **error)
+write_position(PxmStore *store, const char *room, const char *position,
+	       gint64 stamp, GError **error)
 {
 	g_autofree char *text = g_strdup_printf("%" G_GINT64_FORMAT, stamp);
+	g_autofree char *key = NULL;
+	g_autofree char *stamp_key = NULL;
 
-	return pxm_store_kv_set_string(store, ID, KEY_POSITION, position,
-				       error) &&
-	       pxm_store_kv_set_string(store, ID, KEY_STAMP, text, error);
+	position_keys(room, &key, &stamp_key);
+	return pxm_store_kv_set_string(store, ID, key, position, error) &&
+	       pxm_store_kv_set_string(store, ID, stamp_key, text, error);
 }
 
+/* Our own archive's live position and the rooms', in one transaction. */
 static void
-save_live_position(State *state)
+save_live_positions(State *state)
 {
 	PxmStore *store = pxm_account_get_store(state->account);
 	g_autoptr(GError) error = NULL;
+	GHashTableIter iter;
+	gpointer key, value;
+	gboolean ok;
 
 	g_clear_handle_id(&state->save_source, g_source_remove);
-	if (state->live_position == NULL || store == NULL)
+	if (store == NULL)
 		return;
 	/* What the live messages up to here showed is known by the presenter
 	 * in memory only (see its is_live()): the position is what keeps
 	 * them from coming back from the archive. */
 	if (pxm_store_begin(store, &error)) {
-		if (write_position(store, state->live_position,
-				   state->live_stamp, &error))
+		ok = state->live_position == NULL ||
+		     write_position(store, NULL, state->live_position,
+				    state->live_stamp, &error);
+		g_hash_table_iter_init(&iter, state->rooms);
+		while (ok && g_hash_table_iter_next(&iter, &key, &value)) {
+			Room *room = value;
+
+			ok = room->live_position == NULL ||
+			     write_position(store, key, room->live_position,
+					    room->live_stamp, &error);
+		}
+		if (ok)
 			pxm_store_commit(store, &error);
 		else
 			pxm_store_rollback(store, NULL);
@@ -317,6 +384,9 @@ save_live_position(State *state)
 				   "%s\n",
 				   error->message);
 	g_clear_pointer(&state->live_position, g_free);
+	g_hash_table_iter_init(&iter, state->rooms);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		g_clear_pointer(&((Room *)value)->live_position, g_free);
 }
 
 static gboolean
@@ -325,8 +395,16 @@ on_save(gpointer data)
 	State *state = data;
 
 	state->save_source = 0;
-	save_live_position(state);
+	save_live_positions(state);
 	return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_save(State *state)
+{
+	if (state->save_source == 0)
+		state->save_source = g_timeout_add_seconds(LIVE_SAVE_DELAY_S,
+							   on_save, state);
 }
 
 /* --- Queries ---------------------------------------------------------- */
@@ -350,8 +428,11 @@ build_query(Query *q)
 	char max[16];
 
 	xmlnode_set_attrib(iq, "type", "set");
-	/* No 'to': our own archive is on our bare JID, which is where the
-	 * server answers an IQ without one (section 4.1.1). */
+	/* No 'to' for our own archive: it is on our bare JID, which is where
+	 * the server answers an IQ without one (section 4.1.1).  A room's is
+	 * on the room's JID (section 8). */
+	if (q->room != NULL)
+		xmlnode_set_attrib(iq, "to", q->room);
 	query = xmlnode_new_child(iq, "query");
 	xmlnode_set_namespace(query, PXM_NS_MAM);
 	xmlnode_set_attrib(query, "queryid", q->queryid);
@@ -393,8 +474,9 @@ send_page(Query *q)
 			    g_rc_box_acquire(q), (GDestroyNotify)query_unref);
 }
 
+/* @room: NULL for our own archive. */
 static void
-start_catchup(State *state)
+start_catchup(State *state, const char *room)
 {
 	PxmAccount *account = state->account;
 	PurpleAccount *pa = pxm_account_get_purple(account);
@@ -409,22 +491,27 @@ start_catchup(State *state)
 					 "could not be kept)\n");
 		return;
 	}
-	read_position(store, &position, &stamp);
+	read_position(store, room, &position, &stamp);
 	q = query_new(state, QUERY_CATCHUP);
+	q->room = g_strdup(room);
 	q->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	state->catchup = q;
+	if (room == NULL)
+		state->catchup = q;
 	if (position != NULL) {
 		q->after = g_steal_pointer(&position);
 		q->from_position = TRUE;
 	} else {
-		/* First sign-in with this store: a bounded window, not the
-		 * whole archive. */
+		/* First sign-in with this store (first join of this room):
+		 * a bounded window, not the whole archive.  In a room, the
+		 * first join has the room's own replay too: the presenter
+		 * shows each message once. */
 		days = pa != NULL ? purple_account_get_int(pa, DAYS_SETTING,
 							   DAYS_DEFAULT)
 				  : DAYS_DEFAULT;
 		q->start = now() - (gint64)MAX(days, 0) * 24 * 3600;
 	}
-	purple_debug_info(ID, "catching up %s\n",
+	purple_debug_info(ID, "catching up %s%s\n",
+			  room != NULL ? "a room " : "",
 			  q->after != NULL ? "from the last position"
 					   : "from the last days");
 	send_page(q);
@@ -528,7 +615,7 @@ process_page(Query *q, const char *last)
 		Result *r = q->page->pdata[i];
 
 		if (pxm_account_replay(account, r->message, PXM_ORIGIN_ARCHIVE,
-				       r->id, r->stamp))
+				       r->id, r->stamp, PXM_REPLAY_CATCHUP))
 			count_shown(q->shown, account, r->message);
 		if (last != NULL && g_str_equal(r->id, last))
 			last_stamp = r->stamp;
@@ -541,7 +628,8 @@ process_page(Query *q, const char *last)
 	pxm_presenter_write_identities(account);
 	if (last != NULL && stamp == 0)
 		stamp = now();
-	if ((last == NULL || write_position(store, last, stamp, &error)) &&
+	if ((last == NULL ||
+	     write_position(store, q->room, last, stamp, &error)) &&
 	    pxm_store_commit(store, &error))
 		return;
 	if (pxm_store_get_transaction_depth(store) > 0)
@@ -556,25 +644,47 @@ end_catchup(Query *q, gboolean ok)
 	State *state = q->state;
 	GHashTableIter iter;
 	gpointer key, value;
+	Room *room;
 
-	if (ok) {
+	if (ok && q->room != NULL) {
+		/* Unless we left the room meanwhile. */
+		room = g_hash_table_lookup(state->rooms, q->room);
+		if (room != NULL)
+			room->caught_up = TRUE;
+	} else if (ok) {
 		state->caught_up = TRUE;
 		forget_told(state);
+	}
+	if (ok) {
 		g_hash_table_iter_init(&iter, q->shown);
 		while (g_hash_table_iter_next(&iter, &key, &value)) {
 			guint n = GPOINTER_TO_UINT(value);
-			g_autofree char *text = g_strdup_printf(
-				ngettext("%u message from the server archive "
-					 "(sent or received while Pidgin was "
-					 "offline).",
-					 "%u messages from the server archive "
-					 "(sent or received while Pidgin was "
-					 "offline).",
-					 n),
-				n);
-			g_autofree char *html = g_markup_escape_text(text, -1);
+			g_autofree char *text = NULL;
+			g_autofree char *html = NULL;
 
-			pxm_presenter_notice(state->account, key, FALSE, html);
+			if (q->room != NULL)
+				text = g_strdup_printf(
+					ngettext("%u message from the room "
+						 "archive (sent while you "
+						 "were not in the room).",
+						 "%u messages from the room "
+						 "archive (sent while you "
+						 "were not in the room).",
+						 n),
+					n);
+			else
+				text = g_strdup_printf(
+					ngettext("%u message from the server "
+						 "archive (sent or received "
+						 "while Pidgin was offline).",
+						 "%u messages from the server "
+						 "archive (sent or received "
+						 "while Pidgin was offline).",
+						 n),
+					n);
+			html = g_markup_escape_text(text, -1);
+			pxm_presenter_notice(state->account, key,
+					     q->room != NULL, html);
 		}
 		purple_debug_info(ID, "caught up in %u page(s)\n", q->pages);
 	}
@@ -584,6 +694,13 @@ end_catchup(Query *q, gboolean ok)
 static void
 catchup_page(Query *q, gboolean complete, const char *last)
 {
+	/* We left the room: the page stays in its archive for the next
+	 * join (the position does not move past what was not shown). */
+	if (q->room != NULL &&
+	    !g_hash_table_contains(q->state->rooms, q->room)) {
+		end_catchup(q, FALSE);
+		return;
+	}
 	process_page(q, last);
 	g_ptr_array_set_size(q->page, 0);
 	/* Section 6.1: paging ends with complete='true'; a server that
@@ -611,7 +728,7 @@ catchup_error(Query *q, const GError *error)
 	 * time of the last message we had instead. */
 	if (q->from_position && is_condition(error, "item-not-found")) {
 		if (store != NULL)
-			read_position(store, &position, &stamp);
+			read_position(store, q->room, &position, &stamp);
 		g_clear_pointer(&q->after, g_free);
 		q->from_position = FALSE;
 		q->start = stamp != 0
@@ -624,8 +741,19 @@ catchup_error(Query *q, const GError *error)
 		return;
 	}
 	purple_debug_warning(ID, "catch-up stopped: %s\n", error->message);
-	if (error->code == PXM_IQ_ERROR_STANZA)
+	if (error->code == PXM_IQ_ERROR_STANZA && q->room != NULL) {
+		/* One line in the room, at this join only. */
+		g_autofree char *text =
+			g_strdup_printf(_("Could not fetch the messages sent "
+					  "while you were not "
+					  "in the room from its archive (%s)."),
+					error->message);
+		g_autofree char *html = g_markup_escape_text(text, -1);
+
+		pxm_presenter_notice(state->account, q->room, TRUE, html);
+	} else if (error->code == PXM_IQ_ERROR_STANZA) {
 		tell_once(state, error);
+	}
 	end_catchup(q, FALSE);
 }
 
@@ -636,7 +764,10 @@ history_notice(Query *q, const char *text)
 {
 	g_autofree char *html = g_markup_escape_text(text, -1);
 
-	pxm_presenter_notice(q->state->account, q->with, FALSE, html);
+	if (q->room != NULL)
+		pxm_presenter_notice(q->state->account, q->room, TRUE, html);
+	else
+		pxm_presenter_notice(q->state->account, q->with, FALSE, html);
 }
 
 static void
@@ -659,7 +790,7 @@ history_show(Query *q)
 		Result *r = q->collected->pdata[i];
 
 		if (pxm_account_replay(account, r->message, PXM_ORIGIN_ARCHIVE,
-				       r->id, r->stamp))
+				       r->id, r->stamp, PXM_REPLAY_REQUESTED))
 			shown++;
 	}
 	if (in_transaction) {
@@ -670,7 +801,8 @@ history_show(Query *q)
 	}
 	if (q->collected->len > 0)
 		g_hash_table_replace(
-			state->oldest, g_strdup(q->with),
+			state->oldest,
+			g_strdup(q->room != NULL ? q->room : q->with),
 			g_strdup(((Result *)q->collected->pdata[0])->id));
 	if (shown == 0)
 		text = g_strdup(_("No older messages in the server archive."));
@@ -785,12 +917,26 @@ parse_history_args(const char *args, guint *count, guint *days)
 	return FALSE;
 }
 
+static gboolean
+room_has_archive(State *state, const char *room)
+{
+	PxmStore *store = pxm_account_get_store(state->account);
+	g_autofree char *key = g_strconcat(KEY_ROOM_MAM, room, NULL);
+	g_autofree char *value = NULL;
+
+	return store != NULL &&
+	       pxm_store_kv_get_string_dup(store, ID, key, &value, NULL) &&
+	       value != NULL;
+}
+
 static PurpleCmdRet
 cmd_history(PxmAccount *account, gpointer data, PurpleConversation *conv,
 	    const char *args, char **error)
 {
 	State *state = data;
 	g_autofree char *with = pxm_conversation_jid_dup(conv);
+	gboolean room = conv != NULL && purple_conversation_get_type(conv) ==
+						PURPLE_CONV_TYPE_CHAT;
 	const char *oldest;
 	guint count, days;
 	GHashTableIter iter;
@@ -804,13 +950,18 @@ cmd_history(PxmAccount *account, gpointer data, PurpleConversation *conv,
 			HISTORY_MAX);
 		return PURPLE_CMD_RET_FAILED;
 	}
-	if (!state->supported) {
-		*error = g_strdup(_("Your server does not keep a message "
-				    "archive for this account."));
-		return PURPLE_CMD_RET_FAILED;
-	}
 	if (with == NULL) {
 		*error = g_strdup(_("This conversation has no address."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	if (room && !room_has_archive(state, with)) {
+		*error = g_strdup(_("This room does not keep a message "
+				    "archive."));
+		return PURPLE_CMD_RET_FAILED;
+	}
+	if (!room && !state->supported) {
+		*error = g_strdup(_("Your server does not keep a message "
+				    "archive for this account."));
 		return PURPLE_CMD_RET_FAILED;
 	}
 	g_hash_table_iter_init(&iter, state->queries);
@@ -818,14 +969,18 @@ cmd_history(PxmAccount *account, gpointer data, PurpleConversation *conv,
 		Query *other = value;
 
 		if (other->kind == QUERY_HISTORY &&
-		    g_strcmp0(other->with, with) == 0) {
+		    g_strcmp0(room ? other->room : other->with, with) == 0) {
 			*error = g_strdup(_("The history of this conversation "
 					    "is already being fetched."));
 			return PURPLE_CMD_RET_FAILED;
 		}
 	}
 	q = query_new(state, QUERY_HISTORY);
-	q->with = g_steal_pointer(&with);
+	/* A room's archive holds the room only: no 'with' (section 8). */
+	if (room)
+		q->room = g_steal_pointer(&with);
+	else
+		q->with = g_steal_pointer(&with);
 	q->collected =
 		g_ptr_array_new_with_free_func((GDestroyNotify)result_free);
 	q->wanted = count;
@@ -835,7 +990,7 @@ cmd_history(PxmAccount *account, gpointer data, PurpleConversation *conv,
 		q->start = now() - (gint64)days * 24 * 3600;
 	/* XEP-0059 section 2.5: an empty <before/> asks for the last page;
 	 * else go on before what this conversation already showed. */
-	oldest = g_hash_table_lookup(state->oldest, q->with);
+	oldest = g_hash_table_lookup(state->oldest, room ? q->room : q->with);
 	q->before = g_strdup(oldest != NULL ? oldest : "");
 	history_notice(q, _("Fetching older messages from the server "
 			    "archive…"));
@@ -845,11 +1000,20 @@ cmd_history(PxmAccount *account, gpointer data, PurpleConversation *conv,
 
 /* --- Stages ----------------------------------------------------------- */
 
+/* Exactly @room's bare JID: its occupants write from room/nick. */
+static gboolean
+is_room(const char *jid, const char *room)
+{
+	g_autofree char *normalized = pxm_jid_normalize_dup(jid);
+
+	return normalized != NULL && g_str_equal(normalized, room);
+}
+
 /*
  * Section 4.2 and Security Considerations: results are accepted only for
  * a query we have open, from the archive it went to (our bare JID, which
  * the server may leave out: it stamps 'from' on everything anyone else
- * sends).
+ * sends; or the room's bare JID, section 8).
  */
 static PxmVerdict
 unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
@@ -864,18 +1028,21 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	if (st->message != st->stanza ||
 	    (result = pxm_xml_child(st->stanza, "result", PXM_NS_MAM)) == NULL)
 		return PXM_VERDICT_CONTINUE;
-	if (!(st->from == NULL ||
-	      pxm_account_is_own_bare_jid(account, st->from))) {
-		purple_debug_warning(ID, "dropping an archive result that "
-					 "does not come from our archive\n");
-		return PXM_VERDICT_DROP;
-	}
 	queryid = xmlnode_get_attrib(result, "queryid");
 	q = queryid != NULL ? g_hash_table_lookup(state->queries, queryid)
 			    : NULL;
 	if (q == NULL) {
 		purple_debug_warning(ID, "dropping an archive result for no "
 					 "query of ours\n");
+		return PXM_VERDICT_DROP;
+	}
+	if (q->room != NULL
+		    ? !is_room(st->from, q->room)
+		    : !(st->from == NULL ||
+			pxm_account_is_own_bare_jid(account, st->from))) {
+		purple_debug_warning(ID, "dropping an archive result that "
+					 "does not come from the archive "
+					 "asked\n");
 		return PXM_VERDICT_DROP;
 	}
 	/* Section 4.2: 'id' (the archive id) and one <forwarded/> holding
@@ -900,15 +1067,26 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 					 "result\n");
 		return PXM_VERDICT_DROP;
 	}
-	/* Our own archive holds what we sent and what was sent to us. */
 	inner_from = xmlnode_get_attrib(message, "from");
 	inner_to = xmlnode_get_attrib(message, "to");
-	if (inner_from == NULL ||
-	    (!pxm_jid_bare_equal(inner_from,
-				 pxm_account_get_bare_jid(account)) &&
-	     (inner_to == NULL ||
-	      !pxm_jid_bare_equal(inner_to,
-				  pxm_account_get_bare_jid(account))))) {
+	/* A room's archive holds what its occupants said in it. */
+	if (q->room != NULL &&
+	    (inner_from == NULL || !pxm_jid_bare_equal(inner_from, q->room) ||
+	     pxm_jid_resource_peek(inner_from) == NULL ||
+	     g_strcmp0(xmlnode_get_attrib(message, "type"), "groupchat") !=
+		     0)) {
+		purple_debug_warning(ID, "skipping a room archive result of a "
+					 "message not from the room\n");
+		return PXM_VERDICT_DROP;
+	}
+	/* Our own archive holds what we sent and what was sent to us. */
+	if (q->room == NULL &&
+	    (inner_from == NULL ||
+	     (!pxm_jid_bare_equal(inner_from,
+				  pxm_account_get_bare_jid(account)) &&
+	      (inner_to == NULL ||
+	       !pxm_jid_bare_equal(inner_to,
+				   pxm_account_get_bare_jid(account)))))) {
 		purple_debug_warning(ID, "skipping an archive result of a "
 					 "message that is not ours\n");
 		return PXM_VERDICT_DROP;
@@ -922,6 +1100,124 @@ unwrap(PxmAccount *account, gpointer data, PxmStanza *st)
 	return PXM_VERDICT_CONSUMED;
 }
 
+/* --- Rooms ----------------------------------------------------------- */
+
+/* What a room disco#info query needs in its callback. */
+typedef struct {
+	State *state; /* a reference */
+	char *room;
+} RoomDisco;
+
+static void
+room_disco_free(RoomDisco *rd)
+{
+	state_unref(rd->state);
+	g_free(rd->room);
+	g_free(rd);
+}
+
+static void
+on_room_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
+		   gpointer data)
+{
+	RoomDisco *rd = data;
+	State *state = rd->state;
+	PxmStore *store = pxm_account_get_store(account);
+	g_autofree char *key = g_strconcat(KEY_ROOM_MAM, rd->room, NULL);
+
+	/* Left meanwhile: its next join asks again. */
+	if (state->stopped || !g_hash_table_contains(state->rooms, rd->room))
+		return;
+	if (result == NULL || !has_feature(result, PXM_NS_MAM)) {
+		purple_debug_info(ID, "a room without a message archive (%s)\n",
+				  error != NULL ? error->message : PXM_NS_MAM);
+		/* An error says nothing of the archive: keep what we knew. */
+		if (result != NULL && store != NULL)
+			pxm_store_kv_delete(store, ID, key, NULL);
+		return;
+	}
+	if (store != NULL)
+		pxm_store_kv_set_string(store, ID, key, "1", NULL);
+	start_catchup(state, rd->room);
+}
+
+static gboolean
+has_status(xmlnode *x, const char *code)
+{
+	for (xmlnode *c = x->child; c != NULL; c = c->next)
+		if (is_element(c, "status", PXM_NS_MUC_USER) &&
+		    g_strcmp0(xmlnode_get_attrib(c, "code"), code) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * XEP-0045 section 7.2.2: the room sends our own presence (status 110)
+ * last, once we are in.  Its archive is asked then, and only for a room
+ * we asked to join (anyone can send us a presence that claims to be our
+ * own in some room).
+ */
+static void
+handle_presence(PxmAccount *account, State *state, PxmStanza *st)
+{
+	xmlnode *x = pxm_xml_child(st->stanza, "x", PXM_NS_MUC_USER);
+	g_autofree char *room = NULL;
+	RoomDisco *rd;
+	xmlnode *iq;
+
+	if (x == NULL || !has_status(x, "110") ||
+	    pxm_jid_resource_peek(st->from) == NULL ||
+	    (room = pxm_jid_bare_dup(st->from)) == NULL)
+		return;
+	if (g_strcmp0(st->type, "unavailable") == 0) {
+		/* Section 7.6: a nick change (303) leaves and comes back. */
+		if (has_status(x, "303") ||
+		    !g_hash_table_contains(state->rooms, room))
+			return;
+		save_live_positions(state);
+		g_hash_table_remove(state->rooms, room);
+		return;
+	}
+	if (st->type != NULL || g_hash_table_contains(state->rooms, room) ||
+	    !g_hash_table_remove(state->joining, room))
+		return;
+	g_hash_table_insert(state->rooms, g_strdup(room), g_new0(Room, 1));
+	/* Section 8: a room announces its archive on its own JID. */
+	iq = xmlnode_new("iq");
+	xmlnode_set_attrib(iq, "type", "get");
+	xmlnode_set_attrib(iq, "to", room);
+	xmlnode_set_namespace(xmlnode_new_child(iq, "query"),
+			      PXM_NS_DISCO_INFO);
+	rd = g_new0(RoomDisco, 1);
+	rd->state = state_ref(state);
+	rd->room = g_steal_pointer(&room);
+	pxm_account_send_iq(account, iq, 0, on_room_disco_info, rd,
+			    (GDestroyNotify)room_disco_free);
+}
+
+/* A live message of a room moves the room's position, once that room has
+ * caught up in this session (as for our own archive). */
+static void
+handle_room_message(State *state, PxmStanza *st)
+{
+	g_autofree char *room_jid = pxm_jid_bare_dup(st->from);
+	Room *room;
+
+	if (room_jid == NULL)
+		return;
+	if (!g_hash_table_contains(state->oldest, room_jid))
+		g_hash_table_insert(state->oldest, g_strdup(room_jid),
+				    g_strdup(st->stanza_id));
+	room = g_hash_table_lookup(state->rooms, room_jid);
+	if (st->origin == PXM_ORIGIN_ARCHIVE || room == NULL ||
+	    !room->caught_up)
+		return;
+	g_free(room->live_position);
+	room->live_position = g_strdup(st->stanza_id);
+	room->live_stamp = st->timestamp != 0 ? st->timestamp : now();
+	schedule_save(state);
+}
+
 static PxmVerdict
 handle(PxmAccount *account, gpointer data, PxmStanza *st)
 {
@@ -929,9 +1225,18 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	const char *peer;
 	g_autofree char *conversation = NULL;
 
-	if (st->stanza_id == NULL || st->message == NULL ||
-	    g_strcmp0(st->type, "groupchat") == 0)
+	if (st->kind == PXM_STANZA_PRESENCE) {
+		handle_presence(account, state, st);
 		return PXM_VERDICT_CONTINUE;
+	}
+	if (st->stanza_id == NULL || st->message == NULL)
+		return PXM_VERDICT_CONTINUE;
+	/* The stanza-id of a room message is the room's (checked by the
+	 * stanza-id extension). */
+	if (g_strcmp0(st->type, "groupchat") == 0) {
+		handle_room_message(state, st);
+		return PXM_VERDICT_CONTINUE;
+	}
 	/* The oldest archive id of each conversation, where /history goes
 	 * on from (messages come oldest first: the first one stays). */
 	peer = st->sent_by_me ? st->to : st->from;
@@ -950,9 +1255,38 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	g_free(state->live_position);
 	state->live_position = g_strdup(st->stanza_id);
 	state->live_stamp = st->timestamp != 0 ? st->timestamp : now();
-	if (state->save_source == 0)
-		state->save_source = g_timeout_add_seconds(LIVE_SAVE_DELAY_S,
-							   on_save, state);
+	schedule_save(state);
+	return PXM_VERDICT_CONTINUE;
+}
+
+/*
+ * The join presence (XEP-0045 section 7.2.1).  A room known to keep an
+ * archive is asked for no history (section 7.2.14): the catch-up after
+ * the join fetches exactly what we missed.  The first join of a room
+ * keeps the replay (we do not know yet).  Idempotent: the prpl sends
+ * unacknowledged stanzas again through the same path.
+ */
+static PxmVerdict
+compose(PxmAccount *account, gpointer data, PxmStanza *st)
+{
+	State *state = data;
+	xmlnode *x, *history;
+	g_autofree char *room = NULL;
+
+	if (st->kind != PXM_STANZA_PRESENCE || st->type != NULL ||
+	    (x = pxm_xml_child(st->stanza, "x", PXM_NS_MUC)) == NULL ||
+	    pxm_jid_resource_peek(st->to) == NULL ||
+	    (room = pxm_jid_bare_dup(st->to)) == NULL)
+		return PXM_VERDICT_CONTINUE;
+	/* Joins are the user's: few.  A room that never answered stays
+	 * until the next sign-in. */
+	g_hash_table_add(state->joining, g_strdup(room));
+	if (pxm_xml_child(x, "history", NULL) != NULL ||
+	    !room_has_archive(state, room))
+		return PXM_VERDICT_CONTINUE;
+	/* Inherits the namespace of <x/>. */
+	history = xmlnode_new_child(x, "history");
+	xmlnode_set_attrib(history, "maxstanzas", "0");
 	return PXM_VERDICT_CONTINUE;
 }
 
@@ -973,7 +1307,7 @@ on_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
 		return;
 	}
 	state->supported = TRUE;
-	start_catchup(state);
+	start_catchup(state, NULL);
 }
 
 static gpointer
@@ -987,6 +1321,10 @@ start(PxmAccount *account, GError **error)
 					       (GDestroyNotify)query_unref);
 	state->oldest = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					      g_free);
+	state->rooms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					     (GDestroyNotify)room_free);
+	state->joining = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					       NULL);
 	/* Section 7: a user archive is announced on the account's bare
 	 * JID. */
 	xmlnode_set_attrib(iq, "type", "get");
@@ -1006,7 +1344,7 @@ stop(PxmAccount *account, gpointer data)
 	/* Going offline: the live position is written now (a page in
 	 * flight leaves the position where its last finished page put
 	 * it). */
-	save_live_position(state);
+	save_live_positions(state);
 	state->stopped = TRUE;
 	state->catchup = NULL;
 	/* Queries hold a reference to the state: break the cycle. */
@@ -1021,7 +1359,7 @@ static const PxmCommand commands[] = {
 			   "N messages (or N days) of this conversation from "
 			   "the server archive."),
 		.im = TRUE,
-		.chat = FALSE,
+		.chat = TRUE,
 		.func = cmd_history,
 	},
 	{ NULL },
@@ -1034,6 +1372,7 @@ const PxmExtensionClass pxm_xep0313_mam = {
 	.stages = {
 		[PXM_PHASE_UNWRAP] = unwrap,
 		[PXM_PHASE_HANDLE] = handle,
+		[PXM_PHASE_COMPOSE] = compose,
 	},
 	.commands = commands,
 };
