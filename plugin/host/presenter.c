@@ -72,12 +72,47 @@ struct PxmPresenter {
 static void
 pending_free(Pending *pending)
 {
-	g_free(pending->conversation);
-	g_free(pending->sender);
-	g_free(pending->stanza_id);
-	g_free(pending->origin_id);
-	g_free(pending->message_id);
+	/* One block: the strings live after the struct (pending_new()). */
 	g_free(pending);
+}
+
+/* Copies @text (nullable) to *@cursor and moves it on. */
+static char *
+copy_into(char **cursor, const char *text)
+{
+	char *start = *cursor;
+	gsize len;
+
+	if (text == NULL)
+		return NULL;
+	len = strlen(text) + 1;
+	memcpy(start, text, len);
+	*cursor += len;
+	return start;
+}
+
+/* One allocation rather than six: this runs for every live message. */
+static Pending *
+pending_new(const Identity *id)
+{
+	const char *texts[] = { id->conversation, id->sender, id->stanza_id,
+				id->origin_id, id->message_id };
+	gsize size = sizeof(Pending);
+	Pending *pending;
+	char *cursor;
+
+	for (guint i = 0; i < G_N_ELEMENTS(texts); i++)
+		size += texts[i] != NULL ? strlen(texts[i]) + 1 : 0;
+	pending = g_malloc(size);
+	cursor = (char *)(pending + 1);
+	pending->conversation = copy_into(&cursor, id->conversation);
+	pending->sender = copy_into(&cursor, id->sender);
+	pending->stanza_id = copy_into(&cursor, id->stanza_id);
+	pending->origin_id = copy_into(&cursor, id->origin_id);
+	pending->message_id = copy_into(&cursor, id->message_id);
+	pending->direction = id->direction;
+	pending->timestamp = id->timestamp;
+	return pending;
 }
 
 PxmPresenter *
@@ -303,14 +338,7 @@ remember(PxmPresenter *p, const Identity *id, gboolean persist)
 	Pending *pending;
 
 	remember_in_memory(p, id);
-	pending = g_new0(Pending, 1);
-	pending->conversation = g_strdup(id->conversation);
-	pending->sender = g_strdup(id->sender);
-	pending->stanza_id = g_strdup(id->stanza_id);
-	pending->origin_id = g_strdup(id->origin_id);
-	pending->message_id = g_strdup(id->message_id);
-	pending->direction = id->direction;
-	pending->timestamp = id->timestamp;
+	pending = pending_new(id);
 	if (!persist) {
 		g_queue_push_tail(&p->recent, pending);
 		if (g_queue_get_length(&p->recent) > RECENT_MAX)
