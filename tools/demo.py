@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The demo behind tools/demo: prints what a user would see."""
 
+import json
 import os
 import re
 import sys
@@ -15,6 +16,17 @@ for sub in ("tests/server", "tests/peers", "tests/host"):
 import pxm_server  # noqa: E402
 from pxm_host import TestHost  # noqa: E402
 from pxm_peer import Peer  # noqa: E402
+
+
+def plugin_features():
+    root = os.path.join(ROOT, "plugin", "extensions")
+    out = set()
+    for name in os.listdir(root):
+        path = os.path.join(root, name, "manifest.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                out.update(json.load(f).get("features", []))
+    return out
 
 
 def say(who, text):
@@ -53,10 +65,11 @@ def run(build, info):
         peer = Peer(bob, info["users"][bob], info, resource="slixmpp")
         peer.connect()
         try:
+            ours = plugin_features()
             feats = [f for f in peer.disco_info(account)["features"]
-                     if f.startswith("urn:xmpp:sid")]
-            say("[bob, slixmpp]", "disco#info of %s lists %s"
-                % (account, ", ".join(feats)))
+                     if f in ours]
+            say("[bob, slixmpp]", "disco#info of %s lists, from the plugin: "
+                "%s" % (account, ", ".join(feats)))
 
             peer.send_message(alice, "Salut Alice, tu me reçois ?")
             w = host.wait_for_conv_write(account=account, flag="recv",
@@ -69,6 +82,23 @@ def run(build, info):
                    if e.tag == "{urn:xmpp:sid:0}origin-id"]
             say("[bob, slixmpp]", "received \"%s\" with origin-id %s"
                 % (m["body"], oid[0] if oid else "(none)"))
+
+            bob_bare = bob
+            peer.send_message(alice, "C'est *vraiment* `simple` !")
+            w = host.wait_for_conv_write(account=account, flag="recv",
+                                         text="vraiment")
+            say("[Pidgin, with bob]", "styled as HTML: " + w["text"])
+
+            phone = Peer(alice, info["users"][alice], info, resource="phone")
+            phone.connect()
+            try:
+                phone.send_message(bob_bare, "Écrit depuis mon téléphone")
+                w = host.wait_for_conv_write(account=account, flag="send",
+                                             text="téléphone")
+                say("[Pidgin, with bob]", "sent from the phone, shown as "
+                    "sent by me: " + w["text"])
+            finally:
+                phone.disconnect()
 
             peer.join_room(room, "bob")
             host.join_room(account, room, "alice")
