@@ -328,6 +328,24 @@ gboolean pxm_account_has_stream_feature(PxmAccount *account, const char *name,
  */
 char *pxm_conversation_jid_dup(PurpleConversation *conv);
 
+/**
+ * pxm_conversation_message_target:
+ * @conv: where a command that sends a message was typed
+ * @jid: (out) (transfer full): the normalised bare JID of the partner or
+ *   room (the conversation key of the presenter)
+ * @to: (out) (transfer none): where to send: the room, or the partner as
+ *   the conversation names it (possibly a full JID)
+ * @groupchat: (out): TRUE in a room
+ * @error: (out): a message for the user when FALSE is returned
+ *
+ * Resolves the target of a message-sending command.  Private conversations
+ * with room occupants (named room@service/nick) are refused: the presenter
+ * keeps their messages with the room's.
+ */
+gboolean pxm_conversation_message_target(PurpleConversation *conv, char **jid,
+					 const char **to, gboolean *groupchat,
+					 char **error);
+
 /* --- IQs ------------------------------------------------------------ */
 
 /** Errors of IQs sent with pxm_account_send_iq(). */

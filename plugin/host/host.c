@@ -250,6 +250,32 @@ pxm_conversation_jid_dup(PurpleConversation *conv)
 	return pxm_jid_bare_dup(name);
 }
 
+gboolean
+pxm_conversation_message_target(PurpleConversation *conv, char **jid,
+				const char **to, gboolean *groupchat,
+				char **error)
+{
+	g_autofree char *bare = pxm_conversation_jid_dup(conv);
+	const char *name = purple_conversation_get_name(conv);
+
+	*groupchat = purple_conversation_get_type(conv) ==
+		     PURPLE_CONV_TYPE_CHAT;
+	/* A private conversation with a room occupant is named
+	 * room@service/nick, and its room is open. */
+	if (bare == NULL ||
+	    (!*groupchat && pxm_jid_resource_peek(name) != NULL &&
+	     purple_find_conversation_with_account(
+		     PURPLE_CONV_TYPE_CHAT, bare,
+		     purple_conversation_get_account(conv)) != NULL)) {
+		*error = g_strdup(_("This command does not work in private "
+				    "conversations with room occupants."));
+		return FALSE;
+	}
+	*jid = g_steal_pointer(&bare);
+	*to = *groupchat ? *jid : name;
+	return TRUE;
+}
+
 void
 pxm_account_send(PxmAccount *account, xmlnode *stanza)
 {

@@ -279,35 +279,19 @@ pxm_correction_send(PxmAccount *account, gpointer data,
 	return PURPLE_CMD_RET_OK;
 }
 
-/* A private conversation with a room occupant is named room@service/nick. */
-static gboolean
-is_private_conversation(PurpleConversation *conv, const char *bare)
-{
-	return purple_conversation_get_type(conv) == PURPLE_CONV_TYPE_IM &&
-	       pxm_jid_resource_peek(purple_conversation_get_name(conv)) !=
-		       NULL &&
-	       purple_find_conversation_with_account(
-		       PURPLE_CONV_TYPE_CHAT, bare,
-		       purple_conversation_get_account(conv)) != NULL;
-}
-
 static PurpleCmdRet
 cmd_correct(PxmAccount *account, gpointer state, PurpleConversation *conv,
 	    const char *args, char **error)
 {
-	gboolean groupchat = purple_conversation_get_type(conv) ==
-			     PURPLE_CONV_TYPE_CHAT;
-	g_autofree char *jid = pxm_conversation_jid_dup(conv);
+	g_autofree char *jid = NULL;
+	const char *to;
+	gboolean groupchat;
 
-	if (jid == NULL || is_private_conversation(conv, jid)) {
-		*error = g_strdup(_("This command does not work in private "
-				    "conversations with room occupants."));
+	if (!pxm_conversation_message_target(conv, &jid, &to, &groupchat,
+					     error))
 		return PURPLE_CMD_RET_FAILED;
-	}
-	return pxm_correction_send(
-		account, state, jid,
-		groupchat ? jid : purple_conversation_get_name(conv), groupchat,
-		args, error);
+	return pxm_correction_send(account, state, jid, to, groupchat, args,
+				   error);
 }
 
 static const PxmCommand commands[] = {
