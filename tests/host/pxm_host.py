@@ -268,6 +268,17 @@ class TestHost:
                                     + self._diagnostics())
                 self._cond.wait(left)
 
+    def wait_eof(self, timeout=DEFAULT_TIMEOUT):
+        """After the host exited (or was killed): wait until everything it
+        printed has been read."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise HostError("the host's output did not end")
+                self._cond.wait(left)
+
     def events(self, event=None, predicate=None):
         """Events seen so far (taken or not), optionally filtered."""
         with self._cond:
