@@ -137,6 +137,21 @@ gboolean pxm_stanza_has_body(const PxmStanza *stanza);
 void pxm_stanza_set(char **field, const char *value);
 
 /**
+ * pxm_stanza_is_chat:
+ * Returns: TRUE for the messages people write (type chat, normal,
+ * groupchat or none), FALSE for errors and headlines.
+ */
+gboolean pxm_stanza_is_chat(const PxmStanza *stanza);
+
+/**
+ * pxm_stanza_is_room_private:
+ * Returns: TRUE for a private message with a room occupant (XEP-0045
+ * section 7.5: not groupchat, with the muc#user <x/>).  Its sender is
+ * known by nick only, and the presenter keeps it with the room's.
+ */
+gboolean pxm_stanza_is_room_private(const PxmStanza *stanza);
+
+/**
  * pxm_xml_child:
  * @parent: (nullable): an element; NULL gives NULL
  * @name: the child's element name (a name, not a path)
@@ -327,6 +342,34 @@ gboolean pxm_account_has_stream_feature(PxmAccount *account, const char *name,
  * partner of an IM conversation, or of the room of a chat.
  */
 char *pxm_conversation_jid_dup(PurpleConversation *conv);
+
+/**
+ * pxm_account_contact_name_dup:
+ * @bare_jid: a contact's bare JID
+ * Returns: (transfer full): the name to show for @bare_jid: its alias in
+ * the buddy list, or the JID itself.
+ */
+char *pxm_account_contact_name_dup(PxmAccount *account, const char *bare_jid);
+
+/**
+ * pxm_account_is_room_message:
+ * @message: a message to or from @bare_jid
+ * @bare_jid: (nullable): the other side's bare JID
+ * Returns: TRUE if @message belongs to a room: it carries the muc#user
+ * <x/> (private messages with occupants), or @bare_jid is a room we have
+ * a conversation with.
+ */
+gboolean pxm_account_is_room_message(PxmAccount *account, xmlnode *message,
+				     const char *bare_jid);
+
+/**
+ * pxm_account_is_own_nick:
+ * @room: a room's bare JID, as its conversation is named
+ * @occupant: (nullable): room@service/nick
+ * Returns: TRUE if @occupant is our own nick in @room (a room we are in).
+ */
+gboolean pxm_account_is_own_nick(PxmAccount *account, const char *room,
+				 const char *occupant);
 
 /**
  * pxm_conversation_message_target:

@@ -95,6 +95,24 @@ pxm_stanza_has_body(const PxmStanza *st)
 		pxm_xml_child(st->message, "body", NULL) != NULL);
 }
 
+gboolean
+pxm_stanza_is_chat(const PxmStanza *st)
+{
+	/* Messages people write: not errors or headlines. */
+	return st->type == NULL || g_str_equal(st->type, "chat") ||
+	       g_str_equal(st->type, "normal") ||
+	       g_str_equal(st->type, "groupchat");
+}
+
+gboolean
+pxm_stanza_is_room_private(const PxmStanza *st)
+{
+	/* XEP-0045 section 7.5: a private message through a room carries
+	 * the muc#user <x/>. */
+	return g_strcmp0(st->type, "groupchat") != 0 && st->message != NULL &&
+	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
+}
+
 void
 pxm_stanza_clear(PxmStanza *st)
 {
@@ -248,6 +266,46 @@ pxm_conversation_jid_dup(PurpleConversation *conv)
 	/* IM conversations are named after the partner's bare or full JID;
 	 * chats after the room. */
 	return pxm_jid_bare_dup(name);
+}
+
+char *
+pxm_account_contact_name_dup(PxmAccount *account, const char *bare_jid)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+	PurpleBuddy *buddy = pa != NULL ? purple_find_buddy(pa, bare_jid)
+					: NULL;
+
+	return g_strdup(buddy != NULL ? purple_buddy_get_contact_alias(buddy)
+				      : bare_jid);
+}
+
+gboolean
+pxm_account_is_room_message(PxmAccount *account, xmlnode *message,
+			    const char *bare_jid)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+
+	return pxm_xml_child(message, "x", PXM_NS_MUC_USER) != NULL ||
+	       (pa != NULL && bare_jid != NULL &&
+		purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
+						      bare_jid, pa) != NULL);
+}
+
+gboolean
+pxm_account_is_own_nick(PxmAccount *account, const char *room,
+			const char *occupant)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+	const char *nick = pxm_jid_resource_peek(occupant);
+	PurpleConversation *conv;
+
+	if (pa == NULL || nick == NULL)
+		return FALSE;
+	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
+						     room, pa);
+	return conv != NULL &&
+	       g_strcmp0(purple_conv_chat_get_nick(PURPLE_CONV_CHAT(conv)),
+			 nick) == 0;
 }
 
 gboolean

@@ -91,16 +91,6 @@ nonempty(const char *text)
 	return text != NULL && *text != '\0' ? text : NULL;
 }
 
-/* A room, or one of its occupants (private messages). */
-static gboolean
-is_room(State *state, xmlnode *message, const char *bare)
-{
-	return pxm_xml_child(message, "x", PXM_NS_MUC_USER) != NULL ||
-	       (state->purple != NULL &&
-		purple_find_conversation_with_account(
-			PURPLE_CONV_TYPE_CHAT, bare, state->purple) != NULL);
-}
-
 /* --- What the user sees ---------------------------------------------- */
 
 /* The id a receipt or marker names: the message's 'id'. */
@@ -270,7 +260,7 @@ answer(PxmAccount *account, State *state, PxmStanza *st)
 	 * (the answer would go through the room); never to errors. */
 	if (g_strcmp0(st->type, "groupchat") == 0 ||
 	    g_strcmp0(st->type, "error") == 0 ||
-	    is_room(state, st->message, bare))
+	    pxm_account_is_room_message(account, st->message, bare))
 		return;
 	/* Section 6: the ack echoes the id; without one it means nothing. */
 	if (nonempty(st->id) == NULL) {
@@ -321,7 +311,7 @@ delivered(PxmAccount *account, State *state, PxmStanza *st, xmlnode *receipt)
 	    pxm_account_is_own_bare_jid(account, conversation))
 		return;
 	if (g_strcmp0(st->type, "groupchat") == 0 ||
-	    is_room(state, st->message, conversation)) {
+	    pxm_account_is_room_message(account, st->message, conversation)) {
 		purple_debug_warning(ID, "ignoring a receipt from a room\n");
 		return;
 	}
@@ -378,7 +368,7 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 		return PXM_VERDICT_CONTINUE;
 	bare = pxm_jid_bare_dup(st->to);
 	if (bare == NULL || pxm_account_is_own_bare_jid(account, bare) ||
-	    is_room(state, st->stanza, bare))
+	    pxm_account_is_room_message(account, st->stanza, bare))
 		return PXM_VERDICT_CONTINUE;
 	/* So receipts find it even when XEP-0359 is off (a no-op when it
 	 * already recorded it). */

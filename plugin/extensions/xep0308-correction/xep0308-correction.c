@@ -47,26 +47,6 @@ stop(PxmAccount *account, gpointer data)
 	g_free(state);
 }
 
-/* Messages people write: not errors or headlines. */
-static gboolean
-is_chat_type(const char *type)
-{
-	return type == NULL || g_str_equal(type, "chat") ||
-	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
-}
-
-/*
- * XEP-0045 section 7.5: a private message with a room occupant.  Its
- * sender is known by nick only, and the presenter keeps such messages with
- * the room's: not handled here (shown as they are).
- */
-static gboolean
-is_private_with_occupant(const PxmStanza *st)
-{
-	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
-}
-
 static char *
 key_dup(const char *conversation, const char *id)
 {
@@ -150,8 +130,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 		return PXM_VERDICT_CONTINUE;
 	/* Only messages with a body are shown (section 5: only what people
 	 * read is corrected). */
-	if (!is_chat_type(st->type) || !pxm_stanza_has_body(st) ||
-	    is_private_with_occupant(st))
+	if (!pxm_stanza_is_chat(st) || !pxm_stanza_has_body(st) ||
+	    pxm_stanza_is_room_private(st))
 		return PXM_VERDICT_CONTINUE;
 	id = xmlnode_get_attrib(replace, "id");
 	if (id == NULL || *id == '\0') {

@@ -86,16 +86,6 @@ is_chat_type(const char *type)
 	       g_str_equal(type, "normal");
 }
 
-/* A room, or one of its occupants (private messages). */
-static gboolean
-is_room(State *state, xmlnode *message, const char *bare)
-{
-	return pxm_xml_child(message, "x", PXM_NS_MUC_USER) != NULL ||
-	       (state->purple != NULL &&
-		purple_find_conversation_with_account(
-			PURPLE_CONV_TYPE_CHAT, bare, state->purple) != NULL);
-}
-
 /* --- Incoming ---------------------------------------------------------- */
 
 /* The contact displayed one of our messages (and those before it). */
@@ -119,7 +109,7 @@ contact_displayed(PxmAccount *account, State *state, PxmStanza *st,
 	    pxm_account_is_own_bare_jid(account, conversation))
 		return;
 	if (g_strcmp0(st->type, "groupchat") == 0 ||
-	    is_room(state, st->message, conversation))
+	    pxm_account_is_room_message(account, st->message, conversation))
 		return;
 	/* Section 8: "a message not found in the respective chat MUST be
 	 * ignored"; so is one the contact did not get from us. */
@@ -159,7 +149,7 @@ remember_markable(PxmAccount *account, State *state, PxmStanza *st)
 	    pxm_account_is_own_bare_jid(account, conversation))
 		return;
 	if (!is_chat_type(st->type) ||
-	    is_room(state, st->message, conversation))
+	    pxm_account_is_room_message(account, st->message, conversation))
 		return;
 	/* Section 5.1: the marker echoes the id. */
 	if (nonempty(st->id) == NULL) {
@@ -288,7 +278,6 @@ on_wrote_im(PurpleAccount *purple, const char *who, const char *text,
 static PxmVerdict
 annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 {
-	State *state = data;
 	g_autofree char *bare = NULL;
 	xmlnode *markable;
 
@@ -296,7 +285,7 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 		return PXM_VERDICT_CONTINUE;
 	bare = pxm_jid_bare_dup(st->to);
 	if (bare == NULL || pxm_account_is_own_bare_jid(account, bare) ||
-	    is_room(state, st->stanza, bare))
+	    pxm_account_is_room_message(account, st->stanza, bare))
 		return PXM_VERDICT_CONTINUE;
 	/* So markers find it even when XEP-0359 is off (a no-op when it
 	 * already recorded it). */

@@ -54,26 +54,6 @@ stop(PxmAccount *account, gpointer data)
 	g_free(state);
 }
 
-/* Messages people write: not errors or headlines. */
-static gboolean
-is_chat_type(const char *type)
-{
-	return type == NULL || g_str_equal(type, "chat") ||
-	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
-}
-
-/*
- * XEP-0045 section 7.5: a private message with a room occupant.  Its
- * sender is known by nick only, and the presenter keeps such messages with
- * the room's: not handled here (its fallback body is shown).
- */
-static gboolean
-is_private_with_occupant(const PxmStanza *st)
-{
-	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
-}
-
 static char *
 key_dup(const char *conversation, const char *id)
 {
@@ -148,32 +128,6 @@ pxm_retraction_notice_dup(const char *who, const char *excerpt)
 	return purple_markup_escape_text(text, -1);
 }
 
-static char *
-contact_name_dup(PxmAccount *account, const char *bare)
-{
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	PurpleBuddy *buddy = pa != NULL ? purple_find_buddy(pa, bare) : NULL;
-
-	return g_strdup(buddy != NULL ? purple_buddy_get_contact_alias(buddy)
-				      : bare);
-}
-
-static gboolean
-is_own_nick(PxmAccount *account, const char *room, const char *from)
-{
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	const char *nick = pxm_jid_resource_peek(from);
-	PurpleConversation *conv;
-
-	if (pa == NULL || nick == NULL)
-		return FALSE;
-	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
-						     room, pa);
-	return conv != NULL &&
-	       g_strcmp0(purple_conv_chat_get_nick(PURPLE_CONV_CHAT(conv)),
-			 nick) == 0;
-}
-
 /* --- Incoming ---------------------------------------------------------- */
 
 /* A correction of ours sent from another device (a carbon) or coming back
@@ -240,10 +194,11 @@ retraction(PxmAccount *account, State *state, PxmStanza *st,
 	mark_retracted(state, conversation, id);
 
 	mine = st->sent_by_me || (target != NULL && target->sent) ||
-	       (groupchat && is_own_nick(account, conversation, st->from));
+	       (groupchat &&
+		pxm_account_is_own_nick(account, conversation, st->from));
 	if (!mine)
 		who = groupchat ? g_strdup(pxm_jid_resource_peek(sender))
-				: contact_name_dup(account, sender);
+				: pxm_account_contact_name_dup(account, sender);
 	html = pxm_retraction_notice_dup(who, target != NULL ? target->excerpt
 							     : NULL);
 	pxm_presenter_notice(account, conversation, groupchat, html);
@@ -260,12 +215,12 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	g_autofree char *sender = NULL;
 	xmlnode *replace, *retract;
 
-	if (st->message == NULL || !is_chat_type(st->type))
+	if (st->message == NULL || !pxm_stanza_is_chat(st))
 		return PXM_VERDICT_CONTINUE;
 	replace = pxm_xml_child(st->message, "replace", PXM_NS_CORRECT);
 	retract = pxm_xml_child(st->message, "retract", PXM_NS_RETRACT);
 	if ((replace == NULL && retract == NULL) ||
-	    is_private_with_occupant(st))
+	    pxm_stanza_is_room_private(st))
 		return PXM_VERDICT_CONTINUE;
 	conversation = pxm_jid_bare_dup(
 		st->sent_by_me && !groupchat ? st->to : st->from);
@@ -301,7 +256,7 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 	xmlnode *replace, *node;
 	const char *id;
 
-	if (!is_chat_type(st->type))
+	if (!pxm_stanza_is_chat(st))
 		return PXM_VERDICT_CONTINUE;
 	replace = pxm_xml_child(st->stanza, "replace", PXM_NS_CORRECT);
 	if (replace != NULL && st->id != NULL &&

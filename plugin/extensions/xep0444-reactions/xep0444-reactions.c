@@ -61,26 +61,6 @@ stop(PxmAccount *account, gpointer data)
 	g_free(state);
 }
 
-/* Messages people write: not errors or headlines. */
-static gboolean
-is_chat_type(const char *type)
-{
-	return type == NULL || g_str_equal(type, "chat") ||
-	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
-}
-
-/*
- * XEP-0045 section 7.5: a private message with a room occupant.  Its
- * sender is known by nick only, and the presenter keeps such messages with
- * the room's: not handled here.
- */
-static gboolean
-is_private_with_occupant(const PxmStanza *st)
-{
-	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
-}
-
 gboolean
 pxm_reactions_is_emoji(const char *text)
 {
@@ -178,32 +158,6 @@ pxm_reactions_notice_dup(const char *who, const char *const *reactions,
 				       who);
 	}
 	return purple_markup_escape_text(text, -1);
-}
-
-static char *
-contact_name_dup(PxmAccount *account, const char *bare)
-{
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	PurpleBuddy *buddy = pa != NULL ? purple_find_buddy(pa, bare) : NULL;
-
-	return g_strdup(buddy != NULL ? purple_buddy_get_contact_alias(buddy)
-				      : bare);
-}
-
-static gboolean
-is_own_nick(PxmAccount *account, const char *room, const char *from)
-{
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	const char *nick = pxm_jid_resource_peek(from);
-	PurpleConversation *conv;
-
-	if (pa == NULL || nick == NULL)
-		return FALSE;
-	conv = purple_find_conversation_with_account(PURPLE_CONV_TYPE_CHAT,
-						     room, pa);
-	return conv != NULL &&
-	       g_strcmp0(purple_conv_chat_get_nick(PURPLE_CONV_CHAT(conv)),
-			 nick) == 0;
 }
 
 static gint
@@ -336,8 +290,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 		if (n++ == 0)
 			reactions = c;
 	}
-	if (reactions == NULL || !is_chat_type(st->type) ||
-	    is_private_with_occupant(st))
+	if (reactions == NULL || !pxm_stanza_is_chat(st) ||
+	    pxm_stanza_is_room_private(st))
 		return PXM_VERDICT_CONTINUE;
 	/* Business rules: MUST NOT contain more than one <reactions/>. */
 	if (n > 1) {
@@ -391,9 +345,10 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 		return done;
 
 	if (!st->sent_by_me &&
-	    !(groupchat && is_own_nick(account, conversation, st->from)))
+	    !(groupchat &&
+	      pxm_account_is_own_nick(account, conversation, st->from)))
 		who = groupchat ? g_strdup(pxm_jid_resource_peek(sender))
-				: contact_name_dup(account, sender);
+				: pxm_account_contact_name_dup(account, sender);
 	html = pxm_reactions_notice_dup(who, (const char *const *)list->pdata,
 					target != NULL ? target->excerpt
 						       : NULL);

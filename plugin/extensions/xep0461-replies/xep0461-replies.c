@@ -29,26 +29,6 @@ typedef struct {
 	glong end;   /* exclusive */
 } Range;
 
-/* Messages people write: not errors or headlines. */
-static gboolean
-is_chat_type(const char *type)
-{
-	return type == NULL || g_str_equal(type, "chat") ||
-	       g_str_equal(type, "normal") || g_str_equal(type, "groupchat");
-}
-
-/*
- * XEP-0045 section 7.5: a private message with a room occupant.  Its
- * sender is known by nick only, and the presenter keeps such messages with
- * the room's: not handled here (shown as they are).
- */
-static gboolean
-is_private_with_occupant(const PxmStanza *st)
-{
-	return g_strcmp0(st->type, "groupchat") != 0 &&
-	       pxm_xml_child(st->message, "x", PXM_NS_MUC_USER) != NULL;
-}
-
 static gboolean
 is_reply_fallback(xmlnode *node)
 {
@@ -255,8 +235,8 @@ handle(PxmAccount *account, gpointer state, PxmStanza *st)
 	if (st->message == NULL ||
 	    (reply = pxm_xml_child(st->message, "reply", PXM_NS_REPLY)) ==
 		    NULL ||
-	    !is_chat_type(st->type) || !pxm_stanza_has_body(st) ||
-	    is_private_with_occupant(st))
+	    !pxm_stanza_is_chat(st) || !pxm_stanza_has_body(st) ||
+	    pxm_stanza_is_room_private(st))
 		return PXM_VERDICT_CONTINUE;
 	id = xmlnode_get_attrib(reply, "id");
 	if (id == NULL || *id == '\0') {
@@ -458,7 +438,7 @@ annotate(PxmAccount *account, gpointer state, PxmStanza *st)
 	g_autofree char *conversation = NULL;
 	xmlnode *body, *reply;
 
-	if (!is_chat_type(st->type) || st->body == NULL ||
+	if (!pxm_stanza_is_chat(st) || st->body == NULL ||
 	    (body = pxm_xml_child(st->stanza, "body", NULL)) == NULL ||
 	    pxm_xml_child(st->stanza, "replace", PXM_NS_CORRECT) != NULL)
 		return PXM_VERDICT_CONTINUE;
