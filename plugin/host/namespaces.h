@@ -26,6 +26,9 @@
 /* XEP-0071: XHTML-IM */
 #define PXM_NS_XHTML_IM "http://jabber.org/protocol/xhtml-im"
 
+/* XEP-0066: Out of Band Data */
+#define PXM_NS_OOB "jabber:x:oob"
+
 /* XEP-0091: Legacy Delayed Delivery */
 #define PXM_NS_DELAY_LEGACY "jabber:x:delay"
 
@@ -34,6 +37,9 @@
 
 /* XEP-0184: Message Delivery Receipts */
 #define PXM_NS_RECEIPTS "urn:xmpp:receipts"
+
+/* XEP-0199: XMPP Ping */
+#define PXM_NS_PING "urn:xmpp:ping"
 
 /* XEP-0203: Delayed Delivery */
 #define PXM_NS_DELAY "urn:xmpp:delay"
@@ -67,6 +73,9 @@
 
 /* XEP-0359: Unique and Stable Stanza IDs */
 #define PXM_NS_SID "urn:xmpp:sid:0"
+
+/* XEP-0363: HTTP File Upload */
+#define PXM_NS_HTTP_UPLOAD "urn:xmpp:http:upload:0"
 
 /* XEP-0393: Message Styling */
 #define PXM_NS_STYLING "urn:xmpp:styling:0"
