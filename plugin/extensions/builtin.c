@@ -12,22 +12,17 @@ extern const PxmExtensionClass pxm_xep0352_csi;
 extern const PxmExtensionClass pxm_xep0359_stanza_id;
 extern const PxmExtensionClass pxm_xep0393_styling;
 extern const PxmExtensionClass pxm_xep0410_muc_self_ping;
+extern const PxmExtensionClass pxm_xep0402_bookmarks;
 extern const PxmExtensionClass pxm_xep0424_retraction;
 extern const PxmExtensionClass pxm_xep0444_reactions;
 extern const PxmExtensionClass pxm_xep0461_replies;
 
 const PxmExtensionClass *const pxm_builtin_extensions[] = {
-	&pxm_xep0184_receipts,
-	&pxm_xep0280_carbons,
-	&pxm_xep0308_correction,
-	&pxm_xep0313_mam,
-	&pxm_xep0333_chat_markers,
-	&pxm_xep0352_csi,
-	&pxm_xep0359_stanza_id,
-	&pxm_xep0393_styling,
-	&pxm_xep0410_muc_self_ping,
-	&pxm_xep0424_retraction,
-	&pxm_xep0444_reactions,
-	&pxm_xep0461_replies,
-	NULL,
+	&pxm_xep0184_receipts,     &pxm_xep0280_carbons,
+	&pxm_xep0308_correction,   &pxm_xep0313_mam,
+	&pxm_xep0333_chat_markers, &pxm_xep0352_csi,
+	&pxm_xep0359_stanza_id,    &pxm_xep0393_styling,
+	&pxm_xep0402_bookmarks,    &pxm_xep0410_muc_self_ping,
+	&pxm_xep0424_retraction,   &pxm_xep0444_reactions,
+	&pxm_xep0461_replies,      NULL,
 };

@@ -17,11 +17,22 @@
 #define PXM_NS_MUC "http://jabber.org/protocol/muc"
 #define PXM_NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
+/* XEP-0048: Bookmarks */
+#define PXM_NS_BOOKMARKS_LEGACY "storage:bookmarks"
+
+/* XEP-0049: Private XML Storage */
+#define PXM_NS_PRIVATE "jabber:iq:private"
+
 /* XEP-0059: Result Set Management */
 #define PXM_NS_RSM "http://jabber.org/protocol/rsm"
 
 /* XEP-0060: Publish-Subscribe */
 #define PXM_NS_PUBSUB_EVENT "http://jabber.org/protocol/pubsub#event"
+#define PXM_NS_PUBSUB "http://jabber.org/protocol/pubsub"
+#define PXM_NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
+#define PXM_NS_PUBSUB_PUBLISH_OPTIONS                                          \
+	"http://jabber.org/protocol/pubsub#publish-options"
+#define PXM_NS_PUBSUB_NODE_CONFIG "http://jabber.org/protocol/pubsub#node_config"
 
 /* XEP-0071: XHTML-IM */
 #define PXM_NS_XHTML_IM "http://jabber.org/protocol/xhtml-im"
@@ -79,6 +90,10 @@
 
 /* XEP-0393: Message Styling */
 #define PXM_NS_STYLING "urn:xmpp:styling:0"
+
+/* XEP-0402: PEP Native Bookmarks */
+#define PXM_NS_BOOKMARKS "urn:xmpp:bookmarks:1"
+#define PXM_NS_BOOKMARKS_COMPAT "urn:xmpp:bookmarks:1#compat"
 
 /* XEP-0424: Message Retraction */
 #define PXM_NS_RETRACT "urn:xmpp:message-retract:1"
