@@ -11,7 +11,7 @@ libsqlite3-dev libgcrypt20-dev libomemo-c-dev gettext appstream"
 run_pkgs="prosody lua-dbi-sqlite3 openssl python3 python3-slixmpp
 python3-omemo python3-oldmemo python3-twomemo python3-xmlschema
 libpurple0 procps"
-test_pkgs="valgrind clang-format"
+test_pkgs="valgrind clang-format purple-lurch"
 
 case "${1:-test}" in
 build) pkgs="$build_pkgs" ;;

@@ -1636,10 +1636,59 @@ pxm_strip_streamhosts(PurpleConnection *gc, xmlnode *packet, const char *dir)
 	}
 }
 
+/* prpl-jabber turns PEP on only when the server domain's disco#info has a
+ * pubsub/pep identity; Prosody 0.12 advertises PEP on the account's bare JID
+ * instead, so plugins using jabber_pep_publish() (purple-lurch) publish
+ * nothing. The account setting "pxm-server-pep-identity" makes the host add
+ * that identity to the server's answer, like servers that do advertise it,
+ * for that account only: the server itself stays as deployed. */
+static void
+pxm_add_pep_identity(PurpleConnection *gc, xmlnode *packet)
+{
+	PurpleAccount *account = purple_connection_get_account(gc);
+	g_autofree char *domain = NULL;
+	const char *username;
+	const char *at;
+	xmlnode *query;
+	xmlnode *identity;
+
+	if (packet == NULL || g_strcmp0(packet->name, "iq") != 0 ||
+	    g_strcmp0(xmlnode_get_attrib(packet, "type"), "result") != 0 ||
+	    !purple_account_get_bool(account, "pxm-server-pep-identity", FALSE))
+		return;
+	query = xmlnode_get_child_with_namespace(
+		packet, "query", "http://jabber.org/protocol/disco#info");
+	if (query == NULL || xmlnode_get_attrib(query, "node") != NULL)
+		return;
+	username = purple_account_get_username(account);
+	at = strchr(username, '@');
+	if (at == NULL)
+		return;
+	domain = g_strndup(at + 1, strcspn(at + 1, "/"));
+	if (g_strcmp0(xmlnode_get_attrib(packet, "from"), domain) != 0)
+		return;
+	for (identity = xmlnode_get_child(query, "identity"); identity != NULL;
+	     identity = xmlnode_get_next_twin(identity)) {
+		if (g_strcmp0(xmlnode_get_attrib(identity, "category"),
+			      "pubsub") == 0 &&
+		    g_strcmp0(xmlnode_get_attrib(identity, "type"), "pep") == 0)
+			return;
+	}
+	identity = xmlnode_new_child(query, "identity");
+	/* The prpl walks the identities with xmlnode_get_next_twin(), which
+	 * wants the same (explicit) namespace as the parsed siblings. */
+	xmlnode_set_namespace(identity, xmlnode_get_namespace(query));
+	xmlnode_set_attrib(identity, "category", "pubsub");
+	xmlnode_set_attrib(identity, "type", "pep");
+	purple_debug_info("pxm-test-host",
+			  "added pubsub/pep to %s's disco#info\n", domain);
+}
+
 static void
 pxm_guard_received_cb(PurpleConnection *gc, xmlnode **packet, gpointer data)
 {
 	pxm_strip_streamhosts(gc, *packet, "in");
+	pxm_add_pep_identity(gc, *packet);
 }
 
 static void
