@@ -2695,6 +2695,217 @@ pxm_cmd_add_buddy(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/* --- Chats in the buddy list (what Pidgin's "Add Chat" dialog, its
+ * "Alias", "Remove" and "Auto-join" menu items do) --------------------- */
+
+/* "room@server" of a chat, lower case; NULL without those components. */
+static gchar *
+pxm_chat_room_dup(PurpleChat *chat)
+{
+	GHashTable *components = purple_chat_get_components(chat);
+	const char *room = g_hash_table_lookup(components, "room");
+	const char *server = g_hash_table_lookup(components, "server");
+	g_autofree gchar *jid = NULL;
+
+	if (room == NULL || server == NULL)
+		return NULL;
+	jid = g_strdup_printf("%s@%s", room, server);
+
+	return g_utf8_strdown(jid, -1);
+}
+
+static PurpleChat *
+pxm_arg_chat(JsonObject *args, PurpleAccount **account_out, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *room = account ? pxm_arg_string(args, "room", error) : NULL;
+	g_autofree gchar *wanted = room ? g_utf8_strdown(room, -1) : NULL;
+
+	if (wanted == NULL)
+		return NULL;
+	for (PurpleBlistNode *n = purple_blist_get_root(); n != NULL;
+	     n = purple_blist_node_next(n, TRUE)) {
+		g_autofree gchar *jid = NULL;
+
+		if (!PURPLE_BLIST_NODE_IS_CHAT(n) ||
+		    purple_chat_get_account((PurpleChat *)n) != account)
+			continue;
+		jid = pxm_chat_room_dup((PurpleChat *)n);
+		if (g_strcmp0(jid, wanted) == 0) {
+			if (account_out != NULL)
+				*account_out = account;
+			return (PurpleChat *)n;
+		}
+	}
+	g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_NOT_FOUND,
+		    "no chat \"%s\" in the buddy list", room);
+
+	return NULL;
+}
+
+static PurpleGroup *
+pxm_group_get(const char *name)
+{
+	PurpleGroup *group = purple_find_group(name);
+
+	if (group == NULL) {
+		group = purple_group_new(name);
+		purple_blist_add_group(group, NULL);
+	}
+
+	return group;
+}
+
+static gboolean
+pxm_cmd_chats(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = NULL;
+
+	if (pxm_arg(args, "account") != NULL &&
+	    (account = pxm_arg_account(args, error)) == NULL)
+		return FALSE;
+	json_builder_set_member_name(reply, "chats");
+	json_builder_begin_array(reply);
+	for (PurpleBlistNode *n = purple_blist_get_root(); n != NULL;
+	     n = purple_blist_node_next(n, TRUE)) {
+		PurpleChat *chat = (PurpleChat *)n;
+		g_autofree gchar *room = NULL;
+		GHashTableIter iter;
+		gpointer key, value;
+
+		if (!PURPLE_BLIST_NODE_IS_CHAT(n) ||
+		    (account != NULL &&
+		     purple_chat_get_account(chat) != account))
+			continue;
+		room = pxm_chat_room_dup(chat);
+		json_builder_begin_object(reply);
+		pxm_add_account(reply, purple_chat_get_account(chat));
+		pxm_add_string(reply, "room", room);
+		pxm_add_string(reply, "alias", chat->alias);
+		pxm_add_string(
+			reply, "group",
+			purple_group_get_name(purple_chat_get_group(chat)));
+		pxm_add_bool(reply, "gtk_autojoin",
+			     purple_blist_node_get_bool(n, "gtk-autojoin"));
+		pxm_add_bool(reply, "gnt_autojoin",
+			     purple_blist_node_get_bool(n, "gnt-autojoin"));
+		json_builder_set_member_name(reply, "components");
+		json_builder_begin_object(reply);
+		g_hash_table_iter_init(&iter, purple_chat_get_components(chat));
+		while (g_hash_table_iter_next(&iter, &key, &value))
+			pxm_add_string(reply, key, value);
+		json_builder_end_object(reply);
+		json_builder_end_object(reply);
+	}
+	json_builder_end_array(reply);
+
+	return TRUE;
+}
+
+static gboolean
+pxm_cmd_add_chat(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *room = account ? pxm_arg_string(args, "room", error) : NULL;
+	const char *nick = pxm_arg_string_or(args, "nick", NULL);
+	const char *password = pxm_arg_string_or(args, "password", NULL);
+	const char *at = room ? strchr(room, '@') : NULL;
+	GHashTable *components;
+	PurpleChat *chat;
+
+	if (room == NULL)
+		return FALSE;
+	if (at == NULL) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_INVALID_ARGS,
+			    "\"room\" must be room@service");
+		return FALSE;
+	}
+	components = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   g_free);
+	g_hash_table_insert(components, g_strdup("room"),
+			    g_strndup(room, at - room));
+	g_hash_table_insert(components, g_strdup("server"), g_strdup(at + 1));
+	if (nick != NULL)
+		g_hash_table_insert(components, g_strdup("handle"),
+				    g_strdup(nick));
+	if (password != NULL)
+		g_hash_table_insert(components, g_strdup("password"),
+				    g_strdup(password));
+	chat = purple_chat_new(account, pxm_arg_string_or(args, "alias", NULL),
+			       components);
+	purple_blist_add_chat(
+		chat, pxm_group_get(pxm_arg_string_or(args, "group", "Chats")),
+		NULL);
+	purple_blist_node_set_bool((PurpleBlistNode *)chat, "gtk-autojoin",
+				   pxm_arg_bool_or(args, "autojoin", FALSE));
+
+	return TRUE;
+}
+
+static gboolean
+pxm_cmd_remove_chat(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleChat *chat = pxm_arg_chat(args, NULL, error);
+
+	if (chat == NULL)
+		return FALSE;
+	purple_blist_remove_chat(chat);
+
+	return TRUE;
+}
+
+static gboolean
+pxm_cmd_alias_chat(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleChat *chat = pxm_arg_chat(args, NULL, error);
+
+	if (chat == NULL)
+		return FALSE;
+	purple_blist_alias_chat(chat, pxm_arg_string_or(args, "alias", NULL));
+
+	return TRUE;
+}
+
+static gboolean
+pxm_cmd_move_chat(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleChat *chat = pxm_arg_chat(args, NULL, error);
+	const char *group = chat ? pxm_arg_string(args, "group", error) : NULL;
+
+	if (group == NULL)
+		return FALSE;
+	purple_blist_add_chat(chat, pxm_group_get(group), NULL);
+
+	return TRUE;
+}
+
+static gboolean
+pxm_cmd_set_chat_setting(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleChat *chat = pxm_arg_chat(args, NULL, error);
+	const char *key = chat ? pxm_arg_string(args, "key", error) : NULL;
+	JsonNode *value = pxm_arg(args, "value");
+	PurpleBlistNode *node = (PurpleBlistNode *)chat;
+
+	if (key == NULL)
+		return FALSE;
+	if (pxm_node_holds(value, G_TYPE_BOOLEAN)) {
+		purple_blist_node_set_bool(node, key,
+					   json_node_get_boolean(value));
+	} else if (pxm_node_holds(value, G_TYPE_INT64)) {
+		purple_blist_node_set_int(node, key, json_node_get_int(value));
+	} else if (pxm_node_holds(value, G_TYPE_STRING)) {
+		purple_blist_node_set_string(node, key,
+					     json_node_get_string(value));
+	} else {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_INVALID_ARGS,
+			    "\"value\" must be a bool, an int or a string");
+		return FALSE;
+	}
+
+	return TRUE;
+}
+
 static PurplePlugin *
 pxm_load_plugin(const char *name, GError **error)
 {
@@ -3091,22 +3302,28 @@ static const struct {
 	{ "account", pxm_cmd_account },
 	{ "account_state", pxm_cmd_account_state },
 	{ "add_buddy", pxm_cmd_add_buddy },
+	{ "add_chat", pxm_cmd_add_chat },
+	{ "alias_chat", pxm_cmd_alias_chat },
 	{ "answer", pxm_cmd_answer },
+	{ "chats", pxm_cmd_chats },
 	{ "command", pxm_cmd_command },
 	{ "connect", pxm_cmd_connect },
 	{ "disconnect", pxm_cmd_disconnect },
 	{ "get_pref", pxm_cmd_get_pref },
 	{ "join_room", pxm_cmd_join_room },
 	{ "load_plugin", pxm_cmd_load_plugin },
+	{ "move_chat", pxm_cmd_move_chat },
 	{ "ping", pxm_cmd_ping },
 	{ "plugin_action", pxm_cmd_plugin_action },
 	{ "plugins", pxm_cmd_plugins },
 	{ "quit", pxm_cmd_quit },
 	{ "raw", pxm_cmd_raw },
+	{ "remove_chat", pxm_cmd_remove_chat },
 	{ "send_file", pxm_cmd_send_file },
 	{ "send_im", pxm_cmd_send_im },
 	{ "send_room", pxm_cmd_send_room },
 	{ "set_account", pxm_cmd_set_account },
+	{ "set_chat_setting", pxm_cmd_set_chat_setting },
 	{ "set_idle", pxm_cmd_set_idle },
 	{ "set_pref", pxm_cmd_set_pref },
 	{ "set_status", pxm_cmd_set_status },

@@ -454,6 +454,34 @@ class TestHost:
             fields["group"] = group
         return self.cmd("add_buddy", **fields)
 
+    def chats(self, account=None):
+        """The chats in the buddy list (of @account, or all)."""
+        fields = {"account": account} if account is not None else {}
+        return self.cmd("chats", **fields)["chats"]
+
+    def add_chat(self, account, room, alias=None, group=None, nick=None,
+                 password=None, autojoin=False):
+        """What Pidgin's "Add Chat" dialog does."""
+        fields = {"account": account, "room": room, "autojoin": autojoin}
+        for key, value in (("alias", alias), ("group", group), ("nick", nick),
+                           ("password", password)):
+            if value is not None:
+                fields[key] = value
+        return self.cmd("add_chat", **fields)
+
+    def remove_chat(self, account, room):
+        return self.cmd("remove_chat", account=account, room=room)
+
+    def alias_chat(self, account, room, alias):
+        return self.cmd("alias_chat", account=account, room=room, alias=alias)
+
+    def move_chat(self, account, room, group):
+        return self.cmd("move_chat", account=account, room=room, group=group)
+
+    def set_chat_setting(self, account, room, key, value):
+        return self.cmd("set_chat_setting", account=account, room=room,
+                        key=key, value=value)
+
     def load_plugin(self, path=None):
         return self.cmd("load_plugin", path=path or self.plugin_path)["id"]
 
