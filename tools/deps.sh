@@ -7,7 +7,7 @@ set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc libc6-dev libpurple-dev
 libglib2.0-dev libglib2.0-dev-bin libxml2-dev libjson-glib-dev
-libsqlite3-dev libgcrypt20-dev libomemo-c-dev gettext appstream"
+libsqlite3-dev libgcrypt20-dev libomemo-c-dev libcurl4-gnutls-dev gettext appstream"
 run_pkgs="prosody lua-dbi-sqlite3 openssl python3 python3-slixmpp
 python3-omemo python3-oldmemo python3-twomemo python3-xmlschema
 libpurple0 procps"

@@ -206,6 +206,31 @@ typedef struct {
 } PxmCommand;
 
 /**
+ * PxmFileSender: how an extension takes over libpurple's "Send File" (and
+ * drag and drop) for XMPP contacts, e.g. by HTTP upload.  The glue wraps
+ * prpl-jabber's can_receive_file, send_file and new_xfer: a file goes to
+ * the first active extension (in id order) that wants it, else to the
+ * prpl's own transfer (SI / Jingle).
+ * @wanted: whether the extension sends files to @who now; @direct: TRUE
+ *   when prpl-jabber could send it directly (the contact advertises a
+ *   file-transfer method)
+ * @new_xfer: (transfer full): a new PurpleXfer of type SEND for @who with
+ *   its init function set; the host then calls purple_xfer_request() or
+ *   purple_xfer_request_accepted() on it
+ */
+typedef struct {
+	gboolean (*wanted)(PxmAccount *account, gpointer state,
+			   const char *who, gboolean direct);
+	PurpleXfer *(*new_xfer)(PxmAccount *account, gpointer state,
+				const char *who);
+} PxmFileSender;
+
+/* The account setting (a string) saying when "Send File" uses HTTP upload:
+ * "always", "auto" (when the contact cannot take a direct transfer; the
+ * default) or "never".  The glue shows it as an account option. */
+#define PXM_SETTING_UPLOAD_MODE "xmpp-modern-upload-mode"
+
+/**
  * PxmExtensionClass: the C half of an extension.
  * @id: equals the manifest id and the folder name
  * @start: (nullable): called when the extension becomes active on a
@@ -230,6 +255,8 @@ typedef struct {
 	 * @plugin).  Symmetric. */
 	void (*plugin_load)(PurplePlugin *plugin);
 	void (*plugin_unload)(PurplePlugin *plugin);
+	/* (nullable): see PxmFileSender. */
+	const PxmFileSender *file_sender;
 } PxmExtensionClass;
 
 /* --- Accounts ------------------------------------------------------- */

@@ -22,6 +22,12 @@ typedef struct {
 	void (*broadcast_change)(void);
 	GPtrArray *features; /* added by us, borrowed strings */
 	GList *options;      /* PurpleAccountOption we added */
+	/* prpl-jabber's own file functions, while ours replace them. */
+	gboolean (*can_receive_file)(PurpleConnection *gc, const char *who);
+	void (*send_file)(PurpleConnection *gc, const char *who,
+			  const char *file);
+	PurpleXfer *(*new_xfer)(PurpleConnection *gc, const char *who);
+	gboolean files_wrapped;
 } Glue;
 
 static Glue glue;
@@ -331,6 +337,114 @@ remove_options(PurplePluginProtocolInfo *info)
 	g_clear_pointer(&glue.options, g_list_free);
 }
 
+/* --- Send File (PxmFileSender) --------------------------------------- */
+
+/* Whether prpl-jabber could send to @who itself (SI / Jingle). */
+static gboolean
+prpl_can_receive_file(PurpleConnection *gc, const char *who)
+{
+	return glue.can_receive_file == NULL ||
+	       glue.can_receive_file(gc, who);
+}
+
+static gboolean
+wrap_can_receive_file(PurpleConnection *gc, const char *who)
+{
+	gboolean direct = prpl_can_receive_file(gc, who);
+
+	return direct || pxm_host_file_wanted(gc, who, direct);
+}
+
+static void
+wrap_send_file(PurpleConnection *gc, const char *who, const char *file)
+{
+	PurpleXfer *xfer =
+		pxm_host_file_new_xfer(gc, who, prpl_can_receive_file(gc, who));
+
+	if (xfer == NULL) {
+		if (glue.send_file != NULL)
+			glue.send_file(gc, who, file);
+		return;
+	}
+	/* As prpl-jabber's own send_file does. */
+	if (file != NULL)
+		purple_xfer_request_accepted(xfer, file);
+	else
+		purple_xfer_request(xfer);
+}
+
+static PurpleXfer *
+wrap_new_xfer(PurpleConnection *gc, const char *who)
+{
+	PurpleXfer *xfer =
+		pxm_host_file_new_xfer(gc, who, prpl_can_receive_file(gc, who));
+
+	if (xfer == NULL && glue.new_xfer != NULL)
+		xfer = glue.new_xfer(gc, who);
+	return xfer;
+}
+
+static gboolean
+has_file_sender(void)
+{
+	PxmRegistry *registry = pxm_host_get_registry();
+
+	for (guint i = 0; i < pxm_registry_get_n(registry); i++)
+		if (pxm_registry_peek(registry, i)->klass->file_sender != NULL)
+			return TRUE;
+	return FALSE;
+}
+
+static void
+wrap_files(PurplePluginProtocolInfo *info)
+{
+	/* The first choice is the default. */
+	const char *const values[] = {"auto", "always", "never"};
+	const char *const labels[] = {
+		_("When the contact cannot take a direct transfer"),
+		_("Always"),
+		_("Never"),
+	};
+	GList *choices = NULL;
+	PurpleAccountOption *option;
+
+	if (!has_file_sender())
+		return;
+	glue.can_receive_file = info->can_receive_file;
+	glue.send_file = info->send_file;
+	glue.new_xfer = info->new_xfer;
+	info->can_receive_file = wrap_can_receive_file;
+	info->send_file = wrap_send_file;
+	info->new_xfer = wrap_new_xfer;
+	glue.files_wrapped = TRUE;
+
+	for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
+		PurpleKeyValuePair *kv = g_new0(PurpleKeyValuePair, 1);
+
+		/* The option frees the pairs. */
+		kv->key = g_strdup(labels[i]);
+		kv->value = g_strdup(values[i]);
+		choices = g_list_append(choices, kv);
+	}
+	option = purple_account_option_list_new(
+		_("Modern XMPP: send files by HTTP upload"),
+		PXM_SETTING_UPLOAD_MODE, choices);
+	info->protocol_options = g_list_append(info->protocol_options, option);
+	glue.options = g_list_prepend(glue.options, option);
+}
+
+static void
+unwrap_files(PurplePluginProtocolInfo *info)
+{
+	if (!glue.files_wrapped)
+		return;
+	/* All three, so nothing points into our unloaded code. */
+	info->can_receive_file = glue.can_receive_file;
+	info->send_file = glue.send_file;
+	info->new_xfer = glue.new_xfer;
+	glue.files_wrapped = FALSE;
+}
+
 /* --- Attach / detach -------------------------------------------------- */
 
 static gpointer
@@ -380,6 +494,7 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 			      PURPLE_CALLBACK(on_signing_off), NULL);
 
 	add_options(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
+	wrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	add_features();
 
 	/* No restart needed: accounts already online get the extensions. */
@@ -403,6 +518,7 @@ pxm_glue_detach(PurplePlugin *plugin)
 	purple_signals_disconnect_by_handle(plugin);
 	g_clear_pointer(&stream_features, g_hash_table_unref);
 	remove_features();
+	unwrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	remove_options(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	pxm_glue_features_changed();
 	memset(&glue, 0, sizeof(glue));

@@ -1021,6 +1021,49 @@ pxm_host_all_features(void)
 	return all;
 }
 
+/* The first active extension of @gc's account that sends files to @who. */
+static guint
+file_sender_index(PurpleConnection *gc, const char *who, gboolean direct,
+		  PxmAccount **out)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+
+	*out = account;
+	for (guint i = 0; account != NULL &&
+			  i < pxm_registry_get_n(account->registry);
+	     i++) {
+		const PxmFileSender *fs =
+			pxm_registry_peek(account->registry, i)
+				->klass->file_sender;
+
+		if (fs != NULL && account->active[i] &&
+		    fs->wanted(account, account->states[i], who, direct))
+			return i;
+	}
+	return G_MAXUINT;
+}
+
+gboolean
+pxm_host_file_wanted(PurpleConnection *gc, const char *who, gboolean direct)
+{
+	PxmAccount *account;
+
+	return file_sender_index(gc, who, direct, &account) != G_MAXUINT;
+}
+
+PurpleXfer *
+pxm_host_file_new_xfer(PurpleConnection *gc, const char *who, gboolean direct)
+{
+	PxmAccount *account;
+	guint i = file_sender_index(gc, who, direct, &account);
+
+	if (i == G_MAXUINT)
+		return NULL;
+	return pxm_registry_peek(account->registry, i)
+		->klass->file_sender->new_xfer(account, account->states[i],
+					       who);
+}
+
 void
 pxm_host_plugin_load(PurplePlugin *plugin)
 {

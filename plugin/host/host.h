@@ -155,6 +155,24 @@ gboolean pxm_host_feature_enabled(PurpleConnection *gc, const char *feature);
 GPtrArray *pxm_host_all_features(void);
 
 /**
+ * pxm_host_file_wanted:
+ * @direct: whether prpl-jabber could send to @who itself
+ *
+ * Returns: TRUE if an active extension of @gc's account (PxmFileSender)
+ * sends files to @who.
+ */
+gboolean pxm_host_file_wanted(PurpleConnection *gc, const char *who,
+			      gboolean direct);
+
+/**
+ * pxm_host_file_new_xfer:
+ * Returns: (transfer full) (nullable): a SEND transfer from the first
+ * extension that wants @who (pxm_host_file_wanted()), NULL when none does.
+ */
+PurpleXfer *pxm_host_file_new_xfer(PurpleConnection *gc, const char *who,
+				   gboolean direct);
+
+/**
  * pxm_host_plugin_load:
  * Gives every extension its plugin_load() call (once per plugin load,
  * after pxm_host_init()); pxm_host_plugin_unload() is the mirror.

@@ -2223,6 +2223,25 @@ pxm_cmd_send_file(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/* As the file-transfer window's Cancel button does. */
+static gboolean
+pxm_cmd_cancel_xfer(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	guint id = (guint)pxm_arg_int_or(args, "xfer", 0);
+
+	for (GList *l = purple_xfers_get_all(); l != NULL; l = l->next) {
+		PurpleXfer *xfer = l->data;
+
+		if (GPOINTER_TO_UINT(xfer->ui_data) == id) {
+			purple_xfer_cancel_local(xfer);
+			return TRUE;
+		}
+	}
+	g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_NOT_FOUND,
+		    "no transfer %u", id);
+	return FALSE;
+}
+
 static gboolean
 pxm_apply_field(PurpleRequestField *field, JsonNode *value, GError **error)
 {
@@ -3320,6 +3339,7 @@ static const struct {
 	{ "raw", pxm_cmd_raw },
 	{ "remove_chat", pxm_cmd_remove_chat },
 	{ "send_file", pxm_cmd_send_file },
+	{ "cancel_xfer", pxm_cmd_cancel_xfer },
 	{ "send_im", pxm_cmd_send_im },
 	{ "send_room", pxm_cmd_send_room },
 	{ "set_account", pxm_cmd_set_account },

@@ -417,6 +417,12 @@ class TestHost:
     def send_file(self, account, to, path):
         return self.cmd("send_file", account=account, to=to, path=path)
 
+    def cancel_xfer(self, xfer):
+        """Cancel a transfer (an "xfer" event or its id) as the user would."""
+        if isinstance(xfer, dict):
+            xfer = xfer["id"]
+        return self.cmd("cancel_xfer", xfer=xfer)
+
     def answer(self, request, action=0, fields=None, value=None):
         """Answer a "request" event (or its id): action index, field values, value."""
         if isinstance(request, dict):
