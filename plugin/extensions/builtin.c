@@ -12,6 +12,7 @@ extern const PxmExtensionClass pxm_xep0333_chat_markers;
 extern const PxmExtensionClass pxm_xep0352_csi;
 extern const PxmExtensionClass pxm_xep0359_stanza_id;
 extern const PxmExtensionClass pxm_xep0363_upload;
+extern const PxmExtensionClass pxm_xep0384_omemo;
 extern const PxmExtensionClass pxm_xep0393_styling;
 extern const PxmExtensionClass pxm_xep0410_muc_self_ping;
 extern const PxmExtensionClass pxm_xep0402_bookmarks;
@@ -27,7 +28,9 @@ const PxmExtensionClass *const pxm_builtin_extensions[] = {
 	&pxm_xep0313_mam,
 	&pxm_xep0333_chat_markers,
 	&pxm_xep0352_csi,
-	&pxm_xep0359_stanza_id,    &pxm_xep0363_upload,
+	&pxm_xep0359_stanza_id,
+	&pxm_xep0363_upload,
+	&pxm_xep0384_omemo,
 	&pxm_xep0393_styling,
 	&pxm_xep0402_bookmarks,
 	&pxm_xep0410_muc_self_ping,

@@ -231,6 +231,41 @@ typedef struct {
 #define PXM_SETTING_UPLOAD_MODE "xmpp-modern-upload-mode"
 
 /**
+ * PxmSendResult: what an extension did with a message the user typed
+ * (PxmExtensionClass.send_message).
+ */
+typedef enum {
+	/* Not handled: the next extension, then the prpl, sends it. */
+	PXM_SEND_NOT_MINE,
+	/* Sent now; libpurple shows it as sent, as it does for the prpl. */
+	PXM_SEND_SENT,
+	/* Taken: the extension sends it later and shows it then (e.g. once
+	 * keys are fetched), or refuses it then with a line saying why. */
+	PXM_SEND_QUEUED,
+	/* Not sent; the extension told the user why in the conversation. */
+	PXM_SEND_REFUSED,
+} PxmSendResult;
+
+/**
+ * PxmSendMessageFunc:
+ * @to: the recipient as the conversation names it (bare or full JID), or
+ *   the room's JID when @groupchat
+ * @html: the text as libpurple gives it to the prpl (HTML markup)
+ *
+ * Called for every message the user sends in a conversation, before the
+ * prpl sees it (the glue wraps prpl-jabber's send_im and chat_send).
+ * Active extensions are asked in id order; the first that does not answer
+ * PXM_SEND_NOT_MINE decides.  Outgoing stages cannot stop a stanza: this
+ * is how an extension keeps a message from leaving (end-to-end encryption
+ * failing closed).
+ */
+typedef PxmSendResult (*PxmSendMessageFunc)(PxmAccount *account,
+					    gpointer state, const char *to,
+					    const char *html,
+					    PurpleMessageFlags flags,
+					    gboolean groupchat);
+
+/**
  * PxmExtensionClass: the C half of an extension.
  * @id: equals the manifest id and the folder name
  * @start: (nullable): called when the extension becomes active on a
@@ -257,6 +292,13 @@ typedef struct {
 	void (*plugin_unload)(PurplePlugin *plugin);
 	/* (nullable): see PxmFileSender. */
 	const PxmFileSender *file_sender;
+	/* (nullable): see PxmSendMessageFunc. */
+	PxmSendMessageFunc send_message;
+	/* (nullable): whether the conversation with @bare_jid (a contact or
+	 * a room) is end-to-end encrypted; see
+	 * pxm_account_conversation_is_encrypted(). */
+	gboolean (*is_encrypted)(PxmAccount *account, gpointer state,
+				 const char *bare_jid);
 } PxmExtensionClass;
 
 /* --- Accounts ------------------------------------------------------- */
@@ -282,6 +324,20 @@ PxmStore *pxm_account_get_store(PxmAccount *account);
  * full JID is not the bare JID.
  */
 gboolean pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid);
+
+/**
+ * pxm_account_conversation_is_encrypted:
+ * @bare_jid: a contact's or room's normalised bare JID
+ *
+ * Whether messages to @bare_jid are end-to-end encrypted now (an active
+ * extension's is_encrypted hook says so, e.g. OMEMO).  Other extensions
+ * that send content (files, links) use it to encrypt it too, or not to
+ * send it in the clear.
+ *
+ * Returns: TRUE if an active extension encrypts that conversation.
+ */
+gboolean pxm_account_conversation_is_encrypted(PxmAccount *account,
+					       const char *bare_jid);
 
 /**
  * pxm_account_send:

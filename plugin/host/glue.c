@@ -28,6 +28,12 @@ typedef struct {
 			  const char *file);
 	PurpleXfer *(*new_xfer)(PurpleConnection *gc, const char *who);
 	gboolean files_wrapped;
+	/* prpl-jabber's own message senders, while ours replace them. */
+	int (*send_im)(PurpleConnection *gc, const char *who,
+		       const char *message, PurpleMessageFlags flags);
+	int (*chat_send)(PurpleConnection *gc, int id, const char *message,
+			 PurpleMessageFlags flags);
+	gboolean sends_wrapped;
 } Glue;
 
 static Glue glue;
@@ -445,6 +451,66 @@ unwrap_files(PurplePluginProtocolInfo *info)
 	glue.files_wrapped = FALSE;
 }
 
+/* --- Typed messages (PxmSendMessageFunc) ----------------------------- */
+
+/* What libpurple's core makes of the result: > 0 shows the message as
+ * sent, 0 shows nothing (the extension shows it or says why). */
+static int
+send_result(PxmSendResult result)
+{
+	return result == PXM_SEND_SENT ? 1 : 0;
+}
+
+static int
+wrap_send_im(PurpleConnection *gc, const char *who, const char *message,
+	     PurpleMessageFlags flags)
+{
+	PxmSendResult result =
+		pxm_host_send_message(gc, who, message, flags, FALSE);
+
+	if (result == PXM_SEND_NOT_MINE)
+		return glue.send_im(gc, who, message, flags);
+	return send_result(result);
+}
+
+static int
+wrap_chat_send(PurpleConnection *gc, int id, const char *message,
+	       PurpleMessageFlags flags)
+{
+	PurpleConversation *conv = purple_find_chat(gc, id);
+	PxmSendResult result = PXM_SEND_NOT_MINE;
+
+	if (conv != NULL)
+		result = pxm_host_send_message(
+			gc, purple_conversation_get_name(conv), message, flags,
+			TRUE);
+	if (result == PXM_SEND_NOT_MINE)
+		return glue.chat_send(gc, id, message, flags);
+	return send_result(result);
+}
+
+static void
+wrap_sends(PurplePluginProtocolInfo *info)
+{
+	if (info->send_im == NULL || info->chat_send == NULL)
+		return;
+	glue.send_im = info->send_im;
+	glue.chat_send = info->chat_send;
+	info->send_im = wrap_send_im;
+	info->chat_send = wrap_chat_send;
+	glue.sends_wrapped = TRUE;
+}
+
+static void
+unwrap_sends(PurplePluginProtocolInfo *info)
+{
+	if (!glue.sends_wrapped)
+		return;
+	info->send_im = glue.send_im;
+	info->chat_send = glue.chat_send;
+	glue.sends_wrapped = FALSE;
+}
+
 /* --- Attach / detach -------------------------------------------------- */
 
 static gpointer
@@ -495,6 +561,7 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 
 	add_options(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	wrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
+	wrap_sends(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	add_features();
 
 	/* No restart needed: accounts already online get the extensions. */
@@ -518,6 +585,7 @@ pxm_glue_detach(PurplePlugin *plugin)
 	purple_signals_disconnect_by_handle(plugin);
 	g_clear_pointer(&stream_features, g_hash_table_unref);
 	remove_features();
+	unwrap_sends(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	unwrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	remove_options(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	pxm_glue_features_changed();

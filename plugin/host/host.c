@@ -334,6 +334,23 @@ pxm_conversation_message_target(PurpleConversation *conv, char **jid,
 	return TRUE;
 }
 
+gboolean
+pxm_account_conversation_is_encrypted(PxmAccount *account,
+				      const char *bare_jid)
+{
+	for (guint i = 0; bare_jid != NULL &&
+			  i < pxm_registry_get_n(account->registry);
+	     i++) {
+		const PxmExtensionClass *klass =
+			pxm_registry_peek(account->registry, i)->klass;
+
+		if (klass->is_encrypted != NULL && account->active[i] &&
+		    klass->is_encrypted(account, account->states[i], bare_jid))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 void
 pxm_account_send(PxmAccount *account, xmlnode *stanza)
 {
@@ -1062,6 +1079,29 @@ pxm_host_file_new_xfer(PurpleConnection *gc, const char *who, gboolean direct)
 	return pxm_registry_peek(account->registry, i)
 		->klass->file_sender->new_xfer(account, account->states[i],
 					       who);
+}
+
+PxmSendResult
+pxm_host_send_message(PurpleConnection *gc, const char *to, const char *html,
+		      PurpleMessageFlags flags, gboolean groupchat)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+
+	for (guint i = 0; account != NULL &&
+			  i < pxm_registry_get_n(account->registry);
+	     i++) {
+		PxmSendMessageFunc send = pxm_registry_peek(account->registry, i)
+						  ->klass->send_message;
+		PxmSendResult result;
+
+		if (send == NULL || !account->active[i])
+			continue;
+		result = send(account, account->states[i], to, html, flags,
+			      groupchat);
+		if (result != PXM_SEND_NOT_MINE)
+			return result;
+	}
+	return PXM_SEND_NOT_MINE;
 }
 
 void

@@ -173,6 +173,20 @@ PurpleXfer *pxm_host_file_new_xfer(PurpleConnection *gc, const char *who,
 				   gboolean direct);
 
 /**
+ * pxm_host_send_message:
+ * @to: the recipient (as the conversation names it) or the room
+ * @html: what the user typed, as libpurple hands it to the prpl
+ *
+ * Offers a typed message to the active extensions of @gc's account
+ * (PxmSendMessageFunc), in id order.
+ *
+ * Returns: PXM_SEND_NOT_MINE when the prpl should send it.
+ */
+PxmSendResult pxm_host_send_message(PurpleConnection *gc, const char *to,
+				    const char *html, PurpleMessageFlags flags,
+				    gboolean groupchat);
+
+/**
  * pxm_host_plugin_load:
  * Gives every extension its plugin_load() call (once per plugin load,
  * after pxm_host_init()); pxm_host_plugin_unload() is the mirror.

@@ -156,8 +156,10 @@ typedef gboolean (*ItemCheck)(const char *item);
 static gboolean
 is_feature(const char *s)
 {
-	/* Disco features are URNs or URLs. */
-	return strchr(s, ':') != NULL && strchr(s, ' ') == NULL;
+	/* Disco features are URNs or URLs, or (older XEPs, e.g. the legacy
+	 * OMEMO eu.siacs.conversations.axolotl) dotted namespace names. */
+	return (strchr(s, ':') != NULL || strchr(s, '.') != NULL) &&
+	       strchr(s, ' ') == NULL;
 }
 
 static gboolean

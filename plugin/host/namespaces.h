@@ -88,12 +88,26 @@
 /* XEP-0363: HTTP File Upload */
 #define PXM_NS_HTTP_UPLOAD "urn:xmpp:http:upload:0"
 
+/* XEP-0380: Explicit Message Encryption */
+#define PXM_NS_EME "urn:xmpp:eme:0"
+
+/* XEP-0384: OMEMO Encryption (OMEMO 2, and the legacy 0.3.0 namespace) */
+#define PXM_NS_OMEMO "urn:xmpp:omemo:2"
+#define PXM_NS_OMEMO_DEVICES "urn:xmpp:omemo:2:devices"
+#define PXM_NS_OMEMO_BUNDLES "urn:xmpp:omemo:2:bundles"
+#define PXM_NS_OMEMO_LEGACY "eu.siacs.conversations.axolotl"
+#define PXM_NS_OMEMO_LEGACY_DEVICELIST "eu.siacs.conversations.axolotl.devicelist"
+#define PXM_NS_OMEMO_LEGACY_BUNDLES "eu.siacs.conversations.axolotl.bundles"
+
 /* XEP-0393: Message Styling */
 #define PXM_NS_STYLING "urn:xmpp:styling:0"
 
 /* XEP-0402: PEP Native Bookmarks */
 #define PXM_NS_BOOKMARKS "urn:xmpp:bookmarks:1"
 #define PXM_NS_BOOKMARKS_COMPAT "urn:xmpp:bookmarks:1#compat"
+
+/* XEP-0420: Stanza Content Encryption */
+#define PXM_NS_SCE "urn:xmpp:sce:1"
 
 /* XEP-0424: Message Retraction */
 #define PXM_NS_RETRACT "urn:xmpp:message-retract:1"

@@ -93,6 +93,8 @@ static const Invalid invalid[] = {
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps'" },
 	{ "bad-feature", "\"urn:example:demo\"", "\"demo feature\"",
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[0]'" },
+	{ "bad-feature-word", "\"urn:example:demo\"", "\"demo\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[0]'" },
 	{ "duplicate-feature", "[\"urn:example:demo\"]",
 	  "[\"urn:example:demo\", \"urn:example:demo\"]",
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[1]'" },

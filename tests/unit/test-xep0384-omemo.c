@@ -1,0 +1,1128 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+/*
+ * XEP-0384 OMEMO: payload crypto known answers (both versions), the
+ * store, the wire formats (exact XML, hostile input) and whole exchanges
+ * between in-process accounts through a small PEP/message router.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "extensions/xep0384-omemo/omemo-protocol.h"
+#include "extensions/xep0384-omemo/xep0384-omemo.h"
+#include "host.h"
+#include "pxm-test-account.h"
+#include "pxm-test.h"
+
+#define ID "xep0384-omemo"
+
+static char *
+to_hex(const guint8 *data, gsize len)
+{
+	GString *s = g_string_new(NULL);
+
+	for (gsize i = 0; i < len; i++)
+		g_string_append_printf(s, "%02x", data[i]);
+	return g_string_free(s, FALSE);
+}
+
+/* --- Crypto ----------------------------------------------------------------- */
+
+static void
+test_hkdf(void)
+{
+	guint8 ikm[22], salt[13], out[42];
+	char info[11];
+	g_autofree char *got = NULL;
+
+	pxm_omemo_crypto_init();
+	memset(ikm, 0x0b, sizeof(ikm));
+	for (guint i = 0; i < sizeof(salt); i++)
+		salt[i] = i;
+	for (guint i = 0; i < 10; i++)
+		info[i] = (char)(0xf0 + i);
+	info[10] = '\0';
+	/* RFC 5869 test case 1 */
+	g_assert_true(pxm_omemo_hkdf_sha256(
+		ikm, sizeof(ikm), salt, sizeof(salt), info, out, sizeof(out)));
+	got = to_hex(out, sizeof(out));
+	g_assert_cmpstr(got, ==,
+			"3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db0"
+			"2d56ecc4c5bf34007208d5b887185865");
+}
+
+/* Vectors from python3-cryptography (AESGCM; HKDF + CBC + HMAC). */
+static void
+test_payload_v3(void)
+{
+	guint8 key[16], iv[12];
+	PxmOmemoPayload p;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PxmSecret) plain = NULL;
+	g_autofree char *ct = NULL, *km = NULL;
+	const char *text = "Hello, OMEMO!";
+
+	for (guint i = 0; i < 16; i++)
+		key[i] = i;
+	for (guint i = 0; i < 12; i++)
+		iv[i] = i;
+	g_assert_true(pxm_omemo_payload_encrypt_v3(
+		(const guint8 *)text, strlen(text), key, iv, &p, &error));
+	ct = to_hex(g_bytes_get_data(p.payload, NULL),
+		    g_bytes_get_size(p.payload));
+	g_assert_cmpstr(ct, ==, "db09cba20937d71b06972cc517");
+	km = to_hex(p.key_material->data, p.key_material->len);
+	g_assert_cmpstr(km, ==,
+			"000102030405060708090a0b0c0d0e0f"
+			"ca2c307c86138db3c7ea9f3a25006b78");
+	plain = pxm_omemo_payload_decrypt_v3(
+		p.key_material->data, p.key_material->len, p.iv, 12,
+		g_bytes_get_data(p.payload, NULL), g_bytes_get_size(p.payload),
+		&error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(plain->data, plain->len, text, strlen(text));
+	/* A wrong tag. */
+	p.key_material->data[31] ^= 1;
+	g_assert_null(pxm_omemo_payload_decrypt_v3(
+		p.key_material->data, p.key_material->len, p.iv, 12,
+		g_bytes_get_data(p.payload, NULL), g_bytes_get_size(p.payload),
+		&error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_AUTH);
+	g_clear_error(&error);
+	/* A wrong IV size. */
+	g_assert_null(pxm_omemo_payload_decrypt_v3(
+		p.key_material->data, p.key_material->len, p.iv, 11,
+		g_bytes_get_data(p.payload, NULL), g_bytes_get_size(p.payload),
+		&error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
+	pxm_omemo_payload_clear(&p);
+}
+
+static void
+test_payload_v4(void)
+{
+	guint8 key[32];
+	PxmOmemoPayload p;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PxmSecret) plain = NULL;
+	g_autofree char *ct = NULL, *tag = NULL;
+	const char *text = "Hello, OMEMO 2!";
+	guint8 *bad;
+
+	for (guint i = 0; i < 32; i++)
+		key[i] = i;
+	g_assert_true(pxm_omemo_payload_encrypt_v4(
+		(const guint8 *)text, strlen(text), key, &p, &error));
+	ct = to_hex(g_bytes_get_data(p.payload, NULL),
+		    g_bytes_get_size(p.payload));
+	g_assert_cmpstr(ct, ==, "b2f1d90d3b1d2e4a6759b930a9573275");
+	tag = to_hex(p.key_material->data + 32, 16);
+	g_assert_cmpstr(tag, ==, "d07a87f93cba5e99d3e85ea2d51cc9cb");
+	plain = pxm_omemo_payload_decrypt_v4(
+		p.key_material->data, p.key_material->len,
+		g_bytes_get_data(p.payload, NULL), g_bytes_get_size(p.payload),
+		&error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(plain->data, plain->len, text, strlen(text));
+	/* A flipped ciphertext bit fails the HMAC before decryption. */
+	bad = g_memdup2(g_bytes_get_data(p.payload, NULL), 16);
+	bad[3] ^= 0x80;
+	g_assert_null(pxm_omemo_payload_decrypt_v4(
+		p.key_material->data, p.key_material->len, bad, 16, &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_AUTH);
+	g_clear_error(&error);
+	g_free(bad);
+	/* Absurd sizes. */
+	g_assert_null(pxm_omemo_payload_decrypt_v4(p.key_material->data, 32,
+						   key, 16, &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
+	g_clear_error(&error);
+	g_assert_null(pxm_omemo_payload_decrypt_v4(
+		p.key_material->data, p.key_material->len, key, 15, &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
+	pxm_omemo_payload_clear(&p);
+}
+
+static void
+test_aes256gcm(void)
+{
+	guint8 key[32] = { 1 }, iv[12] = { 2 };
+	g_autoptr(GBytes) sealed =
+		pxm_omemo_aes256gcm_seal(key, iv, (const guint8 *)"file", 4);
+	g_autoptr(GBytes) opened = NULL;
+	g_autoptr(GError) error = NULL;
+	guint8 *bad;
+
+	g_assert_cmpuint(g_bytes_get_size(sealed), ==, 20);
+	opened = pxm_omemo_aes256gcm_open(
+		key, iv, g_bytes_get_data(sealed, NULL), 20, &error);
+	g_assert_no_error(error);
+	g_assert_cmpmem(g_bytes_get_data(opened, NULL),
+			g_bytes_get_size(opened), "file", 4);
+	bad = g_memdup2(g_bytes_get_data(sealed, NULL), 20);
+	bad[0] ^= 1;
+	g_assert_null(pxm_omemo_aes256gcm_open(key, iv, bad, 20, &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_AUTH);
+	g_free(bad);
+}
+
+static void
+test_fingerprint_format(void)
+{
+	guint8 key[32];
+	g_autofree char *fp = NULL;
+
+	for (guint i = 0; i < 32; i++)
+		key[i] = i;
+	fp = pxm_omemo_fingerprint_dup(key, 32);
+	g_assert_cmpstr(fp, ==,
+			"00010203 04050607 08090a0b 0c0d0e0f 10111213 14151617 "
+			"18191a1b 1c1d1e1f");
+}
+
+/* --- Protocol ------------------------------------------------------------------- */
+
+static char *
+xml(xmlnode *node)
+{
+	char *s = xmlnode_to_str(node, NULL);
+
+	xmlnode_free(node);
+	return s;
+}
+
+static void
+test_devicelist(void)
+{
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint32));
+	g_autoptr(GArray) parsed = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(xmlnode) hostile = NULL;
+	g_autofree char *v3 = NULL, *v4 = NULL;
+	guint32 id = 12345;
+
+	g_array_append_val(ids, id);
+	id = 4223;
+	g_array_append_val(ids, id);
+	v3 = xml(pxm_omemo_devicelist_build(3, ids));
+	g_assert_cmpstr(v3, ==,
+			"<list xmlns='eu.siacs.conversations.axolotl'>"
+			"<device id='12345'/><device id='4223'/></list>");
+	v4 = xml(pxm_omemo_devicelist_build(4, ids));
+	g_assert_cmpstr(v4, ==,
+			"<devices xmlns='urn:xmpp:omemo:2'>"
+			"<device id='12345'/><device id='4223'/></devices>");
+	/* Bad ids are skipped (0, too big, negative, not a number,
+	 * duplicates); the rest of the list stays. */
+	hostile = pxm_test_parse(
+		"<devices xmlns='urn:xmpp:omemo:2'><device id='0'/>"
+		"<device id='2147483648'/><device id='-5'/>"
+		"<device id='12x'/><device id=' 7'/><device/>"
+		"<device id='7'/><device id='7'/></devices>");
+	parsed = pxm_omemo_devicelist_parse(4, hostile, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(parsed->len, ==, 1);
+	g_assert_cmpuint(g_array_index(parsed, guint32, 0), ==, 7);
+	/* The wrong namespace for the version. */
+	g_assert_null(pxm_omemo_devicelist_parse(3, hostile, &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
+}
+
+static void
+test_b64_strict(void)
+{
+	g_autoptr(GBytes) ok = pxm_omemo_b64_decode(" aGVs\nbG8= ", 16);
+
+	g_assert_nonnull(ok);
+	g_assert_cmpmem(g_bytes_get_data(ok, NULL), g_bytes_get_size(ok),
+			"hello", 5);
+	g_assert_null(pxm_omemo_b64_decode("aGVsbG8", 16));  /* length */
+	g_assert_null(pxm_omemo_b64_decode("aGV*bG8=", 16)); /* char */
+	g_assert_null(pxm_omemo_b64_decode("aG=sbG8=", 16)); /* padding */
+	g_assert_null(pxm_omemo_b64_decode("aGVsbG8=", 4));  /* too big */
+	g_assert_null(pxm_omemo_b64_decode("", 16));
+	g_assert_null(pxm_omemo_b64_decode(NULL, 16));
+}
+
+static void
+test_encrypted_xml(void)
+{
+	g_autoptr(PxmOmemoEncrypted) m = pxm_omemo_encrypted_new(4, 27183);
+	g_autoptr(PxmOmemoEncrypted) m3 = pxm_omemo_encrypted_new(3, 27183);
+	g_autoptr(PxmOmemoEncrypted) back = NULL;
+	g_autoptr(GBytes) k = g_bytes_new_static("key", 3);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *s4 = NULL, *s3 = NULL;
+	xmlnode *node;
+
+	pxm_omemo_encrypted_add_key(m, "juliet@capulet.lit", 31415, FALSE, k);
+	pxm_omemo_encrypted_add_key(m, "romeo@montague.lit", 1337, TRUE, k);
+	pxm_omemo_encrypted_add_key(m, "juliet@capulet.lit", 12321, FALSE, k);
+	m->payload = g_bytes_new_static("pay", 3);
+	node = pxm_omemo_encrypted_build(m);
+	back = pxm_omemo_encrypted_parse(node, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(back->keys->len, ==, 3);
+	g_assert_nonnull(
+		pxm_omemo_encrypted_find_key(back, "romeo@montague.lit", 1337));
+	g_assert_true(
+		pxm_omemo_encrypted_find_key(back, "romeo@montague.lit", 1337)
+			->kex);
+	g_assert_null(
+		pxm_omemo_encrypted_find_key(back, "juliet@capulet.lit", 1337));
+	s4 = xml(node);
+	g_assert_cmpstr(s4, ==,
+			"<encrypted xmlns='urn:xmpp:omemo:2'><header "
+			"sid='27183'><keys jid='juliet@capulet.lit'><key "
+			"rid='31415'>a2V5</key><key rid='12321'>a2V5</key>"
+			"</keys><keys jid='romeo@montague.lit'><key "
+			"rid='1337' kex='true'>a2V5</key></keys></header>"
+			"<payload>cGF5</payload></encrypted>");
+	pxm_omemo_encrypted_add_key(m3, NULL, 31415, TRUE, k);
+	m3->iv = g_bytes_new_static("0123456789ab", 12);
+	m3->payload = g_bytes_new_static("pay", 3);
+	s3 = xml(pxm_omemo_encrypted_build(m3));
+	g_assert_cmpstr(s3, ==,
+			"<encrypted xmlns='eu.siacs.conversations.axolotl'>"
+			"<header sid='27183'><key rid='31415' prekey='true'>"
+			"a2V5</key><iv>MDEyMzQ1Njc4OWFi</iv></header>"
+			"<payload>cGF5</payload></encrypted>");
+}
+
+static void
+test_encrypted_hostile(void)
+{
+	static const char *const bad[] = {
+		/* no header */
+		"<encrypted xmlns='urn:xmpp:omemo:2'/>",
+		/* sid out of range */
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='0'/>"
+		"</encrypted>",
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header "
+		"sid='99999999999'/></encrypted>",
+		/* rid not a number */
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys "
+		"jid='a@b'><key rid='x'>a2V5</key></keys></header>"
+		"</encrypted>",
+		/* malformed base64 */
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys "
+		"jid='a@b'><key rid='2'>a2V5!</key></keys></header>"
+		"</encrypted>",
+		/* keys without a jid */
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'><keys>"
+		"<key rid='2'>a2V5</key></keys></header></encrypted>",
+		/* legacy without IV */
+		"<encrypted xmlns='eu.siacs.conversations.axolotl'><header "
+		"sid='1'><key rid='2'>a2V5</key></header></encrypted>",
+		/* payload not base64 */
+		"<encrypted xmlns='eu.siacs.conversations.axolotl'><header "
+		"sid='1'><key rid='2'>a2V5</key><iv>MDEyMzQ1Njc4OWFi</iv>"
+		"</header><payload>%%%%</payload></encrypted>",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(xmlnode) node = pxm_test_parse(bad[i]);
+		g_autoptr(GError) error = NULL;
+
+		g_assert_null(pxm_omemo_encrypted_parse(node, &error));
+		g_assert_error(error, PXM_OMEMO_ERROR,
+			       PXM_OMEMO_ERROR_MALFORMED);
+	}
+}
+
+static void
+test_sce(void)
+{
+	g_autofree char *env = pxm_omemo_sce_build(
+		"hi <b>&", "romeo@montague.lit", "juliet@capulet.lit");
+	g_autofree char *body = NULL;
+	g_autoptr(GError) error = NULL;
+
+	body = pxm_omemo_sce_parse_body((const guint8 *)env, strlen(env),
+					"Romeo@montague.lit", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(body, ==, "hi <b>&");
+	/* XEP-0420 section 6: a forged sender. */
+	g_assert_null(pxm_omemo_sce_parse_body((const guint8 *)env, strlen(env),
+					       "mallory@evil.lit", &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_AUTH);
+	g_clear_error(&error);
+	g_assert_null(pxm_omemo_sce_parse_body((const guint8 *)"<x/>", 4,
+					       "romeo@montague.lit", &error));
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
+}
+
+/* --- The router: a PEP service and message delivery between accounts --- */
+
+typedef struct {
+	char *jid; /* full */
+	char *dir;
+	PxmAccount *account;
+	GPtrArray *sent;  /* XML strings */
+	GPtrArray *shown; /* bodies that passed the pipeline */
+} Peer;
+
+typedef struct {
+	Peer *to;
+	xmlnode *node;
+} Delivery;
+
+static GQueue deliveries = G_QUEUE_INIT;
+static GHashTable *pep;  /* "owner node" -> GHashTable(item -> xmlnode) */
+static GPtrArray *peers; /* Peer* */
+
+static Peer *
+find_peer(const char *jid)
+{
+	for (guint i = 0; i < peers->len; i++) {
+		Peer *p = peers->pdata[i];
+
+		if (g_str_equal(p->jid, jid))
+			return p;
+	}
+	for (guint i = 0; i < peers->len; i++) {
+		Peer *p = peers->pdata[i];
+
+		if (pxm_jid_bare_equal(p->jid, jid))
+			return p;
+	}
+	return NULL;
+}
+
+static xmlnode *
+reply_to(xmlnode *iq, const char *from, const char *type)
+{
+	xmlnode *r = xmlnode_new("iq");
+
+	xmlnode_set_attrib(r, "type", type);
+	xmlnode_set_attrib(r, "id", xmlnode_get_attrib(iq, "id"));
+	if (from != NULL)
+		xmlnode_set_attrib(r, "from", from);
+	return r;
+}
+
+static void
+route_iq(Peer *sender, xmlnode *iq)
+{
+	xmlnode *pubsub = pxm_xml_child(iq, "pubsub", PXM_NS_PUBSUB);
+	xmlnode *publish = pxm_xml_child(pubsub, "publish", NULL);
+	xmlnode *items = pxm_xml_child(pubsub, "items", NULL);
+	const char *to = xmlnode_get_attrib(iq, "to");
+	g_autofree char *owner = pxm_jid_bare_dup(to != NULL ? to
+							     : sender->jid);
+	xmlnode *reply;
+	Delivery *d = g_new0(Delivery, 1);
+
+	d->to = sender;
+	if (publish != NULL) {
+		const char *node = xmlnode_get_attrib(publish, "node");
+		xmlnode *item = pxm_xml_child(publish, "item", NULL);
+		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
+		GHashTable *table = g_hash_table_lookup(pep, key);
+
+		if (table == NULL) {
+			table = g_hash_table_new_full(
+				g_str_hash, g_str_equal, g_free,
+				(GDestroyNotify)xmlnode_free);
+			g_hash_table_insert(pep, g_strdup(key), table);
+		}
+		xmlnode *payload = item->child;
+
+		/* Attributes are children too in libpurple's xmlnode. */
+		while (payload != NULL && payload->type != XMLNODE_TYPE_TAG)
+			payload = payload->next;
+		g_hash_table_replace(table,
+				     g_strdup(xmlnode_get_attrib(item, "id")),
+				     xmlnode_copy(payload));
+		reply = reply_to(iq, owner, "result");
+	} else if (items != NULL) {
+		const char *node = xmlnode_get_attrib(items, "node");
+		xmlnode *want = pxm_xml_child(items, "item", NULL);
+		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
+		GHashTable *table = g_hash_table_lookup(pep, key);
+		xmlnode *payload = NULL;
+		const char *item_id = NULL;
+
+		if (table != NULL && want != NULL) {
+			item_id = xmlnode_get_attrib(want, "id");
+			payload = g_hash_table_lookup(table, item_id);
+		} else if (table != NULL) {
+			GHashTableIter iter;
+			gpointer k, v;
+
+			g_hash_table_iter_init(&iter, table);
+			if (g_hash_table_iter_next(&iter, &k, &v)) {
+				item_id = k;
+				payload = v;
+			}
+		}
+		if (payload == NULL) {
+			xmlnode *error;
+
+			reply = reply_to(iq, to != NULL ? to : owner, "error");
+			error = xmlnode_new_child(reply, "error");
+			xmlnode_set_attrib(error, "type", "cancel");
+			xmlnode_set_namespace(
+				xmlnode_new_child(error, "item-not-found"),
+				PXM_NS_STANZAS);
+		} else {
+			xmlnode *ps, *its, *it;
+
+			reply = reply_to(iq, to != NULL ? to : owner, "result");
+			ps = xmlnode_new_child(reply, "pubsub");
+			xmlnode_set_namespace(ps, PXM_NS_PUBSUB);
+			its = xmlnode_new_child(ps, "items");
+			xmlnode_set_attrib(its, "node", node);
+			it = xmlnode_new_child(its, "item");
+			xmlnode_set_attrib(it, "id", item_id);
+			xmlnode_insert_child(it, xmlnode_copy(payload));
+		}
+	} else {
+		reply = reply_to(iq, to != NULL ? to : owner, "result");
+	}
+	d->node = reply;
+	g_queue_push_tail(&deliveries, d);
+}
+
+static void
+route_send(PxmAccount *account, xmlnode *stanza, gpointer data)
+{
+	Peer *sender = data;
+	PxmStanza st;
+
+	pxm_stanza_init(&st, stanza, TRUE);
+	pxm_pipeline_outgoing(account, &st);
+	pxm_stanza_clear(&st);
+	g_ptr_array_add(sender->sent, xmlnode_to_str(stanza, NULL));
+	if (g_str_equal(stanza->name, "iq")) {
+		route_iq(sender, stanza);
+	} else if (g_str_equal(stanza->name, "message")) {
+		Peer *to = find_peer(xmlnode_get_attrib(stanza, "to"));
+
+		if (to != NULL) {
+			Delivery *d = g_new0(Delivery, 1);
+
+			xmlnode_set_attrib(stanza, "from", sender->jid);
+			d->to = to;
+			d->node = xmlnode_copy(stanza);
+			g_queue_push_tail(&deliveries, d);
+		}
+	}
+	xmlnode_free(stanza);
+}
+
+static void
+receive(Peer *p, xmlnode *node)
+{
+	PxmStanza st;
+
+	if (g_str_equal(node->name, "iq")) {
+		pxm_iq_tracker_handle(p->account->iq, node);
+		return;
+	}
+	pxm_stanza_init(&st, node, FALSE);
+	switch (pxm_pipeline_incoming(p->account, &st)) {
+	case PXM_VERDICT_CONTINUE: /* the prpl shows the <body/> */
+		if (st.body == NULL && pxm_xml_child(node, "body", NULL))
+			st.body = xmlnode_get_data(
+				pxm_xml_child(node, "body", NULL));
+		if (st.body != NULL)
+			g_ptr_array_add(p->shown, g_strdup(st.body));
+		break;
+	case PXM_VERDICT_CONSUMED: /* shown by the presenter, if any */
+		if (st.body != NULL && st.encrypted)
+			g_ptr_array_add(p->shown, g_strdup(st.body));
+		break;
+	default:
+		break;
+	}
+	pxm_stanza_clear(&st);
+}
+
+/* Delivers what is queued, messages included, until nothing is left. */
+static void
+pump(void)
+{
+	Delivery *d;
+
+	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
+		receive(d->to, d->node);
+		xmlnode_free(d->node);
+		g_free(d);
+	}
+}
+
+/* Delivers IQ answers only; messages stay queued (returned). */
+static GPtrArray *
+pump_iqs(void)
+{
+	GPtrArray *messages = g_ptr_array_new();
+	Delivery *d;
+
+	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
+		if (g_str_equal(d->node->name, "iq")) {
+			receive(d->to, d->node);
+			xmlnode_free(d->node);
+			g_free(d);
+		} else {
+			g_ptr_array_add(messages, d);
+		}
+	}
+	return messages;
+}
+
+static Peer *
+peer_new(const char *jid)
+{
+	Peer *p = g_new0(Peer, 1);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	PxmStore *store;
+
+	p->jid = g_strdup(jid);
+	p->dir = g_dir_make_tmp("pxm-omemo-XXXXXX", &error);
+	g_assert_no_error(error);
+	path = g_build_filename(p->dir, "store.sqlite3", NULL);
+	store = pxm_store_open(path, &error);
+	g_assert_no_error(error);
+	p->sent = g_ptr_array_new_with_free_func(g_free);
+	p->shown = g_ptr_array_new_with_free_func(g_free);
+	p->account = pxm_account_new(pxm_host_get_registry(), NULL, jid, store,
+				     route_send, p);
+	g_assert_true(pxm_account_set_active(
+		p->account, pxm_test_extension_index(ID), TRUE));
+	g_ptr_array_add(peers, p);
+	return p;
+}
+
+static void
+remove_dir(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+
+		g_remove(path);
+	}
+	g_rmdir(dir);
+}
+
+static void
+peer_free(Peer *p)
+{
+	if (p->account != NULL)
+		pxm_account_free(p->account, NULL);
+	remove_dir(p->dir);
+	g_free(p->dir);
+	g_free(p->jid);
+	g_ptr_array_unref(p->sent);
+	g_ptr_array_unref(p->shown);
+	g_free(p);
+}
+
+typedef struct {
+	Peer *romeo, *juliet;
+} Fixture;
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(pxm_host_init(&error));
+	pep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+				    (GDestroyNotify)g_hash_table_unref);
+	peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
+	f->romeo = peer_new("romeo@montague.lit/orchard");
+	f->juliet = peer_new("juliet@capulet.lit/balcony");
+	pump();
+}
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+	Delivery *d;
+
+	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
+		xmlnode_free(d->node);
+		g_free(d);
+	}
+	g_ptr_array_unref(peers);
+	g_hash_table_unref(pep);
+	pxm_host_shutdown();
+}
+
+static PxmOmemo *
+omemo(Peer *p)
+{
+	return p->account->states[pxm_test_extension_index(ID)];
+}
+
+static guint
+count_with(GPtrArray *strings, const char *needle)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < strings->len; i++)
+		if (strstr(strings->pdata[i], needle) != NULL)
+			n++;
+	return n;
+}
+
+static void
+forget_node(const char *owner, const char *node)
+{
+	g_autofree char *key = g_strdup_printf("%s %s", owner, node);
+
+	g_hash_table_remove(pep, key);
+}
+
+static void
+test_publishes(Fixture *f, gconstpointer data)
+{
+	/* Both device lists and both bundles, with open access. */
+	g_assert_cmpuint(
+		count_with(f->romeo->sent, "node='urn:xmpp:omemo:2:devices'"),
+		>=, 1);
+	g_assert_cmpuint(
+		count_with(f->romeo->sent,
+			   "node='eu.siacs.conversations.axolotl.devicelist'"),
+		>=, 1);
+	g_assert_cmpuint(
+		count_with(f->romeo->sent,
+			   "<publish node='urn:xmpp:omemo:2:bundles'>"),
+		==, 1);
+	g_assert_cmpuint(
+		count_with(f->romeo->sent,
+			   "<publish node='eu.siacs.conversations.axolotl."
+			   "bundles:"),
+		==, 1);
+	g_assert_cmpuint(count_with(f->romeo->sent,
+				    "<field var='pubsub#access_model'><value>"
+				    "open</value>"),
+			 ==, 4);
+	g_assert_cmpuint(count_with(f->romeo->sent, "<pk id='100'>"), ==, 1);
+	g_assert_cmpuint(count_with(f->romeo->sent, "<pk id='101'>"), ==, 0);
+}
+
+static void
+exchange(Fixture *f, const char *text)
+{
+	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
+					       "juliet@capulet.lit", text,
+					       FALSE),
+			==, PXM_SEND_QUEUED);
+	pump();
+	g_assert_cmpuint(f->juliet->shown->len, >=, 1);
+	g_assert_cmpstr(f->juliet->shown->pdata[f->juliet->shown->len - 1], ==,
+			text);
+	g_ptr_array_remove_index(f->juliet->shown, f->juliet->shown->len - 1);
+}
+
+static void
+test_exchange(Fixture *f, gconstpointer data)
+{
+	guint version = GPOINTER_TO_UINT(data);
+	const char *ns = version == 4 ? "urn:xmpp:omemo:2"
+				      : "eu.siacs.conversations.axolotl";
+	g_autofree char *reply = NULL;
+
+	if (version == 3) {
+		/* Juliet speaks legacy only. */
+		forget_node("juliet@capulet.lit", PXM_NS_OMEMO_DEVICES);
+	}
+	g_assert_true(pxm_omemo_send_message(
+			      omemo(f->romeo), "juliet@capulet.lit",
+			      "Wherefore art thou?", FALSE) == PXM_SEND_QUEUED);
+	pump();
+	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
+	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "Wherefore art thou?");
+	/* On the wire: the right version, a key exchange, the EME hint,
+	 * the store hint, a fallback body, and never the plaintext. */
+	g_assert_cmpuint(count_with(f->romeo->sent, ns), >=, 1);
+	g_assert_cmpuint(count_with(f->romeo->sent, "Wherefore"), ==, 0);
+	g_assert_cmpuint(count_with(f->romeo->sent, version == 4
+							    ? "kex='true'"
+							    : "prekey='true'"),
+			 ==, 1);
+	g_assert_cmpuint(count_with(f->romeo->sent,
+				    "<encryption xmlns='urn:xmpp:eme:0'"),
+			 ==, 1);
+	g_assert_cmpuint(
+		count_with(f->romeo->sent, "<store xmlns='urn:xmpp:hints'/>"),
+		==, 1);
+	if (version == 3)
+		g_assert_cmpuint(
+			count_with(f->romeo->sent,
+				   "<encrypted xmlns='urn:xmpp:omemo:2'"),
+			==, 0);
+	/* Juliet answers on the session Romeo started. */
+	g_assert_true(pxm_omemo_send_message(
+			      omemo(f->juliet), "romeo@montague.lit/orchard",
+			      "Deny thy father", FALSE) == PXM_SEND_QUEUED);
+	pump();
+	g_assert_cmpuint(f->romeo->shown->len, ==, 1);
+	g_assert_cmpstr(f->romeo->shown->pdata[0], ==, "Deny thy father");
+	g_assert_cmpuint(count_with(f->juliet->sent, "Deny"), ==, 0);
+	/* Both keep talking. */
+	exchange(f, "second");
+	exchange(f, "third & <last>");
+}
+
+/* A message seen twice (archive, carbon) is not shown again, and the
+ * session survives it. */
+static void
+test_replay(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) messages = NULL;
+	Delivery *d;
+
+	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "once",
+			       FALSE);
+	messages = pump_iqs();
+	g_assert_cmpuint(messages->len, ==, 1);
+	d = messages->pdata[0];
+	receive(d->to, d->node);
+	receive(d->to, d->node);
+	xmlnode_free(d->node);
+	g_free(d);
+	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
+	exchange(f, "again");
+}
+
+static void
+test_tampered(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) messages = NULL;
+	Delivery *d;
+	xmlnode *enc, *payload;
+	g_autofree char *text = NULL;
+
+	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "hi",
+			       FALSE);
+	messages = pump_iqs();
+	d = messages->pdata[0];
+	enc = pxm_xml_child(d->node, "encrypted", PXM_NS_OMEMO);
+	payload = pxm_xml_child(enc, "payload", NULL);
+	text = xmlnode_get_data(payload);
+	/* Another valid base64 payload of the same size. */
+	text[0] = text[0] == 'A' ? 'B' : 'A';
+	xmlnode_free(payload->child);
+	payload->child = payload->lastchild = NULL;
+	xmlnode_insert_data(payload, text, -1);
+	receive(d->to, d->node);
+	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
+	xmlnode_free(d->node);
+	g_free(d);
+	/* Nothing was committed: the real message still works. */
+	exchange(f, "real");
+}
+
+static void
+test_not_for_us(Fixture *f, gconstpointer data)
+{
+	g_autoptr(xmlnode) msg = pxm_test_parse(
+		"<message from='romeo@montague.lit/orchard' type='chat' "
+		"to='juliet@capulet.lit/balcony'><encrypted "
+		"xmlns='urn:xmpp:omemo:2'><header sid='77'><keys "
+		"jid='juliet@capulet.lit'><key rid='1'>a2V5</key></keys>"
+		"</header><payload>cGF5cGF5cGF5cGF5cGF5cA==</payload>"
+		"</encrypted><body>fallback</body></message>");
+	g_autoptr(xmlnode) garbage = pxm_test_parse(
+		"<message from='romeo@montague.lit/orchard' type='chat' "
+		"to='juliet@capulet.lit/balcony'><encrypted "
+		"xmlns='eu.siacs.conversations.axolotl'><header sid='77'>"
+		"<key rid='1'>@@@@</key><iv>AAAAAAAAAAAAAAAA</iv></header>"
+		"</encrypted><body>fallback</body></message>");
+	PxmStanza st;
+
+	pxm_stanza_init(&st, msg, FALSE);
+	g_assert_cmpint(pxm_pipeline_incoming(f->juliet->account, &st), ==,
+			PXM_VERDICT_CONSUMED);
+	pxm_stanza_clear(&st);
+	pxm_stanza_init(&st, garbage, FALSE);
+	g_assert_cmpint(pxm_pipeline_incoming(f->juliet->account, &st), ==,
+			PXM_VERDICT_DROP);
+	pxm_stanza_clear(&st);
+	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
+}
+
+/* A forged key for our device that is no valid ratchet message. */
+static void
+test_forged_key(Fixture *f, gconstpointer data)
+{
+	g_autofree char *xml_text = NULL;
+	g_autoptr(xmlnode) msg = NULL;
+	PxmStanza st;
+
+	exchange(f, "establish");
+	xml_text = g_strdup_printf(
+		"<message from='romeo@montague.lit/orchard' type='chat'>"
+		"<encrypted xmlns='urn:xmpp:omemo:2'><header sid='5'><keys "
+		"jid='juliet@capulet.lit'><key rid='%s'>a2V5a2V5a2V5</key>"
+		"</keys></header><payload>cGF5cGF5cGF5cGF5cGF5cA==</payload>"
+		"</encrypted></message>",
+		"1");
+	msg = pxm_test_parse(xml_text);
+	pxm_stanza_init(&st, msg, FALSE);
+	g_assert_cmpint(pxm_pipeline_incoming(f->juliet->account, &st), ==,
+			PXM_VERDICT_CONSUMED);
+	pxm_stanza_clear(&st);
+	exchange(f, "still fine");
+}
+
+static void
+test_no_devices_refused(Fixture *f, gconstpointer data)
+{
+	Peer *nurse = peer_new("nurse@capulet.lit/kitchen");
+	guint before;
+
+	pump();
+	/* The nurse has no OMEMO: the default sends in the clear... */
+	forget_node("nurse@capulet.lit", PXM_NS_OMEMO_DEVICES);
+	forget_node("nurse@capulet.lit", PXM_NS_OMEMO_LEGACY_DEVICELIST);
+	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
+					       "nurse@capulet.lit", "plain",
+					       FALSE),
+			==, PXM_SEND_QUEUED);
+	pump();
+	g_assert_cmpuint(count_with(f->romeo->sent, ">plain</body>"), ==, 1);
+	g_assert_cmpuint(nurse->shown->len, ==, 1);
+	/* ... and later is left to the prpl. */
+	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
+					       "nurse@capulet.lit", "plain 2",
+					       FALSE),
+			==, PXM_SEND_NOT_MINE);
+	/* With /omemo on, nothing is sent. */
+	g_assert_false(
+		pxm_omemo_is_encrypted(omemo(f->romeo), "nurse@capulet.lit"));
+	pxm_store_kv_set_string(pxm_account_get_store(f->romeo->account), ID,
+				"conversation:nurse@capulet.lit", "on", NULL);
+	before = f->romeo->sent->len;
+	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
+					       "nurse@capulet.lit", "secret",
+					       FALSE),
+			==, PXM_SEND_QUEUED);
+	pump();
+	for (guint i = before; i < f->romeo->sent->len; i++)
+		g_assert_false(
+			g_str_has_prefix(f->romeo->sent->pdata[i], "<message"));
+	g_assert_cmpuint(count_with(f->romeo->sent, "secret"), ==, 0);
+}
+
+/* The ENCRYPT stage: a plaintext body to an encrypted contact is removed. */
+static void
+test_plaintext_guard(Fixture *f, gconstpointer data)
+{
+	exchange(f, "hello");
+	pxm_account_send(f->romeo->account,
+			 pxm_test_parse("<message to='juliet@capulet.lit' "
+					"type='chat'><body>leak</body><html "
+					"xmlns='http://jabber.org/protocol/"
+					"xhtml-im'><body>leak</body></html>"
+					"</message>"));
+	g_assert_cmpuint(count_with(f->romeo->sent, "leak"), ==, 0);
+	pump();
+}
+
+/* Plaintext in an encrypted conversation is shown with a warning. */
+static void
+test_plaintext_warning(Fixture *f, gconstpointer data)
+{
+	g_autoptr(xmlnode) msg = pxm_test_parse(
+		"<message from='romeo@montague.lit/orchard' type='chat'>"
+		"<body>in the clear</body></message>");
+	PxmStanza st;
+
+	exchange(f, "hello");
+	pxm_stanza_init(&st, msg, FALSE);
+	pxm_pipeline_incoming(f->juliet->account, &st);
+	g_assert_cmpstr(st.body, ==, "in the clear");
+	g_assert_nonnull(strstr(st.html, "not encrypted"));
+	g_assert_false(st.encrypted);
+	pxm_stanza_clear(&st);
+}
+
+/* Our other device reads what this one sent (a sent carbon). */
+static void
+test_own_device(Fixture *f, gconstpointer data)
+{
+	Peer *romeo2 = peer_new("romeo@montague.lit/mobile");
+	g_autoptr(GPtrArray) messages = NULL;
+	Delivery *d;
+	PxmStanza st;
+
+	pump();
+	/* Romeo (orchard) learns of his new device from a PEP push. */
+	for (guint version = 3; version <= 4; version++) {
+		g_autofree char *key =
+			g_strdup_printf("romeo@montague.lit %s",
+					pxm_omemo_devicelist_node(version));
+		GHashTable *t = g_hash_table_lookup(pep, key);
+		xmlnode *list = g_hash_table_lookup(t, "current");
+		g_autofree char *list_xml = xmlnode_to_str(list, NULL);
+		g_autofree char *event = g_strdup_printf(
+			"<message from='romeo@montague.lit'><event "
+			"xmlns='http://jabber.org/protocol/pubsub#event'>"
+			"<items node='%s'><item id='current'>%s</item>"
+			"</items></event></message>",
+			pxm_omemo_devicelist_node(version), list_xml);
+		g_autoptr(xmlnode) ev = pxm_test_parse(event);
+
+		pxm_stanza_init(&st, ev, FALSE);
+		g_assert_cmpint(pxm_pipeline_incoming(f->romeo->account, &st),
+				==, PXM_VERDICT_CONSUMED);
+		pxm_stanza_clear(&st);
+	}
+	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "to both",
+			       FALSE);
+	messages = pump_iqs();
+	g_assert_cmpuint(messages->len, ==, 1);
+	d = messages->pdata[0];
+	/* As the server's sent carbon to the other device. */
+	pxm_stanza_init(&st, d->node, FALSE);
+	st.origin = PXM_ORIGIN_CARBON;
+	st.sent_by_me = TRUE;
+	pxm_pipeline_incoming(romeo2->account, &st);
+	g_assert_cmpstr(st.body, ==, "to both");
+	g_assert_true(st.encrypted);
+	pxm_stanza_clear(&st);
+	receive(d->to, d->node);
+	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "to both");
+	xmlnode_free(d->node);
+	g_free(d);
+}
+
+/* A forged PEP push from a full JID is dropped. */
+static void
+test_forged_push(Fixture *f, gconstpointer data)
+{
+	g_autoptr(xmlnode) ev = pxm_test_parse(
+		"<message from='juliet@capulet.lit/evil'><event "
+		"xmlns='http://jabber.org/protocol/pubsub#event'><items "
+		"node='urn:xmpp:omemo:2:devices'><item id='current'><devices "
+		"xmlns='urn:xmpp:omemo:2'><device id='666'/></devices></item>"
+		"</items></event></message>");
+	PxmStanza st;
+
+	pxm_stanza_init(&st, ev, FALSE);
+	g_assert_cmpint(pxm_pipeline_incoming(f->romeo->account, &st), ==,
+			PXM_VERDICT_DROP);
+	pxm_stanza_clear(&st);
+}
+
+/* BTBV: once a device is verified, new ones are left out. */
+static void
+test_trust(Fixture *f, gconstpointer data)
+{
+	g_autofree char *fps = NULL;
+	g_autofree char *fp = NULL;
+	char *line, *end;
+
+	exchange(f, "hello");
+	fps = pxm_omemo_fingerprints_dup(omemo(f->romeo), "juliet@capulet.lit");
+	/* "juliet@capulet.lit ID (OMEMO 2): FP — trusted" */
+	line = strstr(fps, "juliet@capulet.lit ");
+	g_assert_nonnull(line);
+	line = strstr(line, "): ") + 3;
+	end = strstr(line, " — ");
+	fp = g_strndup(line, end - line);
+	g_assert_cmpuint(strlen(fp), ==, 71);
+	g_assert_false(pxm_omemo_set_trust_by_fingerprint(
+		omemo(f->romeo), "juliet@capulet.lit", "00 11", TRUE));
+	g_assert_true(pxm_omemo_set_trust_by_fingerprint(
+		omemo(f->romeo), "juliet@capulet.lit", fp, FALSE));
+	/* Her only device is not trusted any more: refused. */
+	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "no",
+			       FALSE);
+	pump();
+	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
+	g_assert_true(pxm_omemo_set_trust_by_fingerprint(
+		omemo(f->romeo), "juliet@capulet.lit", fp, TRUE));
+	exchange(f, "verified");
+}
+
+/* --- Store ------------------------------------------------------------------------ */
+
+static void
+test_identity_kept(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp("pxm-omemo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "store.sqlite3", NULL);
+	PxmStore *store = pxm_store_open(path, &error);
+	PxmOmemoEngine *e = pxm_omemo_engine_new(store, &error);
+	guint32 id;
+	g_autoptr(GArray) ids = NULL;
+
+	g_assert_no_error(error);
+	id = pxm_omemo_engine_get_device_id(e);
+	g_assert_cmpuint(id, >, 0);
+	g_assert_cmpuint(id, <=, G_MAXINT32);
+	ids = pxm_omemo_store_list_prekeys(pxm_omemo_engine_get_store(e));
+	g_assert_cmpuint(ids->len, ==, 100);
+	pxm_omemo_engine_free(e);
+	/* Opened again: the same device. */
+	e = pxm_omemo_engine_new(store, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(pxm_omemo_engine_get_device_id(e), ==, id);
+	/* Used pre-keys are replenished. */
+	pxm_omemo_store_remove_prekey(pxm_omemo_engine_get_store(e), 1);
+	g_assert_true(pxm_omemo_engine_maintain(e, g_get_real_time() /
+							   G_USEC_PER_SEC));
+	g_clear_pointer(&ids, g_array_unref);
+	ids = pxm_omemo_store_list_prekeys(pxm_omemo_engine_get_store(e));
+	g_assert_cmpuint(ids->len, ==, 100);
+	/* The signed pre-key rotates after a week. */
+	g_assert_false(pxm_omemo_engine_maintain(e, g_get_real_time() /
+							    G_USEC_PER_SEC));
+	g_assert_true(pxm_omemo_engine_maintain(
+		e, g_get_real_time() / G_USEC_PER_SEC + 8 * 24 * 3600));
+	pxm_omemo_engine_free(e);
+	/* A broken identity is an error, never replaced. */
+	g_assert_true(
+		pxm_store_exec(store, "DELETE FROM omemo_identity", &error));
+	e = pxm_omemo_engine_new(store, &error);
+	g_assert_null(e);
+	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_STORE);
+	pxm_store_close(store);
+	g_remove(path);
+	g_rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	pxm_test_init(&argc, &argv);
+	g_test_add_func("/xep0384-omemo/crypto/hkdf", test_hkdf);
+	g_test_add_func("/xep0384-omemo/crypto/payload-v3", test_payload_v3);
+	g_test_add_func("/xep0384-omemo/crypto/payload-v4", test_payload_v4);
+	g_test_add_func("/xep0384-omemo/crypto/aes256gcm", test_aes256gcm);
+	g_test_add_func("/xep0384-omemo/crypto/fingerprint",
+			test_fingerprint_format);
+	g_test_add_func("/xep0384-omemo/protocol/devicelist", test_devicelist);
+	g_test_add_func("/xep0384-omemo/protocol/base64", test_b64_strict);
+	g_test_add_func("/xep0384-omemo/protocol/encrypted",
+			test_encrypted_xml);
+	g_test_add_func("/xep0384-omemo/protocol/encrypted-hostile",
+			test_encrypted_hostile);
+	g_test_add_func("/xep0384-omemo/protocol/sce", test_sce);
+	g_test_add_func("/xep0384-omemo/store/identity", test_identity_kept);
+#define ADD(path, func, data)                                                  \
+	g_test_add("/xep0384-omemo/" path, Fixture, data, setup, func, teardown)
+	ADD("publish", test_publishes, NULL);
+	ADD("exchange/omemo2", test_exchange, GUINT_TO_POINTER(4));
+	ADD("exchange/legacy", test_exchange, GUINT_TO_POINTER(3));
+	ADD("receive/replay", test_replay, NULL);
+	ADD("receive/tampered", test_tampered, NULL);
+	ADD("receive/not-for-us", test_not_for_us, NULL);
+	ADD("receive/forged-key", test_forged_key, NULL);
+	ADD("receive/plaintext-warning", test_plaintext_warning, NULL);
+	ADD("receive/forged-push", test_forged_push, NULL);
+	ADD("send/no-devices", test_no_devices_refused, NULL);
+	ADD("send/plaintext-guard", test_plaintext_guard, NULL);
+	ADD("send/own-device", test_own_device, NULL);
+	ADD("trust/btbv", test_trust, NULL);
+	return g_test_run();
+}
