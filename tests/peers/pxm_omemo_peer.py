@@ -985,3 +985,23 @@ def make_peer_threads_quiet():
 
 
 make_peer_threads_quiet()
+
+
+def make_private_room(owner, room, members=(), nick=None, timeout=10):
+    """Create (join) @room as @owner (a Peer) and configure it the way OMEMO needs:
+    members-only and non-anonymous (XEP-0384: real JIDs visible); then give the bare
+    JIDs @members the member affiliation. Returns the owner's nick."""
+    nick = nick or owner.bare.split("@")[0]
+    owner.join_room(room, nick, timeout=timeout)
+    fields = {"FORM_TYPE": "http://jabber.org/protocol/muc#roomconfig",
+              "muc#roomconfig_membersonly": "1", "muc#roomconfig_whois": "anyone",
+              "muc#roomconfig_persistentroom": "1"}
+    form = "".join("<field var='%s'><value>%s</value></field>" % kv for kv in fields.items())
+    owner.iq("<iq type='set' to='%s'><query xmlns='http://jabber.org/protocol/muc#owner'>"
+             "<x xmlns='jabber:x:data' type='submit'>%s</x></query></iq>"
+             % (bare(room), form), timeout)
+    for m in members:
+        owner.iq("<iq type='set' to='%s'><query xmlns='http://jabber.org/protocol/muc#admin'>"
+                 "<item jid='%s' affiliation='member'/></query></iq>"
+                 % (bare(room), bare(m)), timeout)
+    return nick

@@ -18,7 +18,7 @@ import pxm_it  # noqa: E402 - exits 77 when the rig is missing
 from pxm_it import ServerTestCase  # noqa: E402
 
 try:
-    from pxm_omemo_peer import OmemoPeer, OmemoPeerError
+    from pxm_omemo_peer import OmemoPeer, OmemoPeerError, make_private_room
 except ImportError as e:       # python3-omemo & co. missing
     print("SKIP: %s" % e)
     sys.exit(pxm_it.SKIP)
@@ -151,6 +151,27 @@ class OmemoPeerTest(ServerTestCase):
         a.set_trust(b.bare, b.fingerprint("twomemo", grouped=True), "verified")
         a.send_encrypted(b.bare, "now trusted")
         b.wait_decrypted(lambda m: m["body"] == "now trusted")
+
+    def test_private_room(self):
+        a, b = self.omemo(self.user()), self.omemo(self.user())
+        room = "omemo-%s@%s" % (uuid.uuid4().hex[:6], self.info["muc"])
+        make_private_room(a, room, [b.bare])
+        b.join_room(room, "b")
+        for version in ("twomemo", "oldmemo"):
+            text = "room secret " + version
+            a.send_room_encrypted(room, [a.bare, b.bare], text, version=version)
+            m = b.wait_decrypted(lambda m: m["body"] == text, timeout=15)
+            self.assertEqual((m["type"], m["real_jid"], m["version"]),
+                             ("groupchat", a.bare, version))
+            if version == "twomemo":
+                self.assertEqual(m["sce"]["to"], room)
+            # The room reflects a's own message back: recognised, not an error.
+            a.wait_received(lambda m: m.get("own_echo") and m["type"] == "groupchat")
+            reply = "room reply " + version
+            b.send_room_encrypted(room, [a.bare, b.bare], reply, version=version)
+            a.wait_decrypted(lambda m: m["body"] == reply, timeout=15)
+            b.assert_no_plaintext(text)
+        self.assertEqual(a.errors + b.errors, [])
 
     def test_fingerprints(self):
         a = self.omemo(self.user())
