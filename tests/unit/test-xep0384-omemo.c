@@ -765,6 +765,18 @@ test_exchange(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(f->romeo->shown->len, ==, 1);
 	g_assert_cmpstr(f->romeo->shown->pdata[0], ==, "Deny thy father");
 	g_assert_cmpuint(count_with(f->juliet->sent, "Deny"), ==, 0);
+	/* The host API other extensions ask (e.g. to encrypt uploads). */
+	g_assert_true(pxm_account_conversation_is_encrypted(
+		f->romeo->account, "juliet@capulet.lit"));
+	g_assert_false(pxm_account_conversation_is_encrypted(
+		f->romeo->account, "nurse@capulet.lit"));
+	pxm_account_set_active(f->romeo->account, pxm_test_extension_index(ID),
+			       FALSE);
+	g_assert_false(pxm_account_conversation_is_encrypted(
+		f->romeo->account, "juliet@capulet.lit"));
+	g_assert_true(pxm_account_set_active(
+		f->romeo->account, pxm_test_extension_index(ID), TRUE));
+	pump();
 	/* Both keep talking. */
 	exchange(f, "second");
 	exchange(f, "third & <last>");
