@@ -59,7 +59,11 @@ class Omemo(ServerTestCase):
             m = peer.wait_decrypted(lambda m: m["body"] == text,
                                     timeout=TIMEOUT)
             self.assertEqual(m["version"], expect)
-            # Shown once, as sent.
+            # Shown once, as sent; the first time with a line saying the
+            # conversation is encrypted.
+            if i == 0:
+                host.wait_for_conv_write(account=acc, flag="system",
+                                         text="encrypted end to end")
             host.wait_for_conv_write(account=acc, flag="send", text=text)
             self.assert_not_on_wire(host, text)
             peer.assert_no_plaintext(text)

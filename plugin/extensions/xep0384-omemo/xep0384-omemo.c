@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "omemo-protocol.h"
+#include "omemo-trust-ui.h"
 #include "xep0384-omemo.h"
 
 #define ID "xep0384-omemo"
@@ -35,6 +36,8 @@ struct PxmOmemo {
 	GPtrArray *jobs; /* Job*, messages waiting to be sent */
 	/* "jid/device" of untrusted devices the user was told about. */
 	GHashTable *told;
+	/* Conversations told this session that they are encrypted. */
+	GHashTable *announced;
 };
 
 typedef struct PxmOmemo State;
@@ -50,6 +53,7 @@ state_clear(State *state)
 	g_hash_table_unref(state->lists);
 	g_ptr_array_unref(state->jobs);
 	g_hash_table_unref(state->told);
+	g_hash_table_unref(state->announced);
 	pxm_omemo_engine_free(state->engine);
 }
 
@@ -65,6 +69,18 @@ state_unref(State *state)
 	g_rc_box_release_full(state, (GDestroyNotify)state_clear);
 }
 
+PxmAccount *
+pxm_omemo_get_account(PxmOmemo *state)
+{
+	return state->account;
+}
+
+PxmOmemoEngine *
+pxm_omemo_get_engine(PxmOmemo *state)
+{
+	return state->engine;
+}
+
 static char *
 list_key_dup(guint version, const char *jid)
 {
@@ -76,6 +92,19 @@ notice(State *state, const char *jid, const char *html)
 {
 	purple_debug_info(ID, "notice in %s\n", jid);
 	pxm_presenter_notice(state->account, jid, FALSE, html);
+}
+
+/* The state is visible: the first encrypted message of a conversation
+ * (each session) comes with a line saying so. */
+static void
+announce(State *state, const char *jid)
+{
+	if (jid == NULL || g_hash_table_contains(state->announced, jid))
+		return;
+	g_hash_table_add(state->announced, g_strdup(jid));
+	notice(state, jid,
+	       _("🔒 Messages in this conversation are encrypted end to end "
+		 "with OMEMO. Type /omemo for details."));
 }
 
 /* --- Publishing ----------------------------------------------------------- */
@@ -621,6 +650,7 @@ job_finish(State *state, Job *job)
 	xmlnode_set_namespace(xmlnode_new_child(msg, "store"), PXM_NS_HINTS);
 	copy = xmlnode_copy(msg);
 	pxm_account_send(state->account, msg);
+	announce(state, job->jid);
 	echo(state, job, copy);
 	xmlnode_free(copy);
 	if (job->problems->len > 0) {
@@ -735,6 +765,7 @@ trusted(State *state, Job *job, const char *jid, guint32 device)
 		purple_debug_info(ID, "device %u of %s is not trusted\n",
 				  device, jid);
 		g_hash_table_add(state->told, g_steal_pointer(&key));
+		pxm_omemo_trust_ui_untrusted(state, job->jid, jid, device);
 	}
 	return FALSE;
 }
@@ -1045,6 +1076,8 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 		/* An empty OMEMO message (key transport, heartbeat). */
 		return PXM_VERDICT_CONSUMED;
 	}
+	if (st->origin != PXM_ORIGIN_ARCHIVE)
+		announce(state, peer);
 	st->encrypted = TRUE;
 	pxm_stanza_set(&st->body, body);
 	g_free(st->html);
@@ -1332,6 +1365,7 @@ command(PxmAccount *account, gpointer data, PurpleConversation *conv,
 	verb = words[0] != NULL ? words[0] : "status";
 	if (g_str_equal(verb, "on") || g_str_equal(verb, "off")) {
 		set_conversation_setting(state, jid, verb);
+		g_hash_table_remove(state->announced, jid);
 		for (guint version = 3; version <= 4; version++)
 			ensure_list(state, jid, version);
 		text = pxm_omemo_describe_dup(state, jid);
@@ -1355,6 +1389,10 @@ command(PxmAccount *account, gpointer data, PurpleConversation *conv,
 					: _("The device is now not trusted: "
 					    "messages are no longer encrypted "
 					    "for it."));
+	} else if (pxm_omemo_trust_ui_command(state, verb, words[1], &text,
+					      error)) {
+		if (*error != NULL)
+			return PURPLE_CMD_RET_FAILED;
 	} else {
 		*error = g_strdup(_("Usage: /omemo [on | off | status | "
 				    "fingerprints | trust FINGERPRINT | "
@@ -1425,6 +1463,8 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 	state->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
 	state->told = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    NULL);
+	state->announced = g_hash_table_new_full(g_str_hash, g_str_equal,
+						 g_free, NULL);
 	for (guint version = 3; version <= 4; version++)
 		ensure_list(state, own, version);
 	publish_bundles(state);
@@ -1435,6 +1475,7 @@ void
 pxm_omemo_free(PxmOmemo *state)
 {
 	state->stopped = TRUE;
+	pxm_omemo_trust_ui_stop(state);
 	/* Queued messages are lost with the connection: say so. */
 	for (guint i = 0; i < state->jobs->len; i++) {
 		Job *job = state->jobs->pdata[i];
@@ -1478,4 +1519,5 @@ const PxmExtensionClass pxm_xep0384_omemo = {
 	.commands = commands,
 	.send_message = send_message,
 	.is_encrypted = is_encrypted,
+	.actions = pxm_omemo_actions,
 };
