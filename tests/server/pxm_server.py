@@ -208,6 +208,7 @@ class ProsodyServer:
     max_archive_results  Prosody's max_archive_query_results (default 250).
     log_level    'debug', 'info', ... (default: $PXM_PROSODY_LOG_LEVEL or 'info').
     extra_config Lua text appended to the global section of the config.
+    upload_size_limit  http_file_share's size limit in bytes (default 16 MiB).
     detach       True: the server outlives this Python process (CLI use); False:
                  it is tied to us (parent-death signal, atexit) and dies with us.
 
@@ -216,7 +217,7 @@ class ProsodyServer:
 
     def __init__(self, workdir, storage="sql", extra_users=None, users=DEFAULT_USERS,
                  max_archive_results=DEFAULT_MAX_ARCHIVE_RESULTS, log_level=None,
-                 extra_config="", detach=False):
+                 extra_config="", detach=False, upload_size_limit=UPLOAD_SIZE_LIMIT):
         if storage not in ("sql", "internal"):
             raise ValueError("storage must be 'sql' or 'internal'")
         self.workdir = os.path.abspath(workdir)
@@ -231,6 +232,7 @@ class ProsodyServer:
         self.max_archive_results = int(max_archive_results)
         self.log_level = log_level or _env_nonempty("PXM_PROSODY_LOG_LEVEL") or "info"
         self.extra_config = extra_config
+        self.upload_size_limit = int(upload_size_limit)
         self.detach = detach
         self.ipv6 = _ipv6_loopback_usable()
         self.ports = None
@@ -517,8 +519,8 @@ Component {q(MUC_DOMAIN)} "muc"
 
 Component {q(UPLOAD_DOMAIN)} "http_file_share"
     http_host = {q(DOMAIN)}
-    http_file_share_size_limit = {UPLOAD_SIZE_LIMIT}
-    http_file_share_daily_quota = {UPLOAD_SIZE_LIMIT * 100}
+    http_file_share_size_limit = {self.upload_size_limit}
+    http_file_share_daily_quota = {self.upload_size_limit * 100}
 """
         with open(self.config_path, "w") as f:
             f.write(text)
