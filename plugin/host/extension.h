@@ -259,9 +259,8 @@ typedef enum {
  * is how an extension keeps a message from leaving (end-to-end encryption
  * failing closed).
  */
-typedef PxmSendResult (*PxmSendMessageFunc)(PxmAccount *account,
-					    gpointer state, const char *to,
-					    const char *html,
+typedef PxmSendResult (*PxmSendMessageFunc)(PxmAccount *account, gpointer state,
+					    const char *to, const char *html,
 					    PurpleMessageFlags flags,
 					    gboolean groupchat);
 

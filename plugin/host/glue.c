@@ -465,8 +465,8 @@ static int
 wrap_send_im(PurpleConnection *gc, const char *who, const char *message,
 	     PurpleMessageFlags flags)
 {
-	PxmSendResult result =
-		pxm_host_send_message(gc, who, message, flags, FALSE);
+	PxmSendResult result = pxm_host_send_message(gc, who, message, flags,
+						     FALSE);
 
 	if (result == PXM_SEND_NOT_MINE)
 		return glue.send_im(gc, who, message, flags);

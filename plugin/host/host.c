@@ -335,11 +335,10 @@ pxm_conversation_message_target(PurpleConversation *conv, char **jid,
 }
 
 gboolean
-pxm_account_conversation_is_encrypted(PxmAccount *account,
-				      const char *bare_jid)
+pxm_account_conversation_is_encrypted(PxmAccount *account, const char *bare_jid)
 {
-	for (guint i = 0; bare_jid != NULL &&
-			  i < pxm_registry_get_n(account->registry);
+	for (guint i = 0;
+	     bare_jid != NULL && i < pxm_registry_get_n(account->registry);
 	     i++) {
 		const PxmExtensionClass *klass =
 			pxm_registry_peek(account->registry, i)->klass;
@@ -1087,10 +1086,11 @@ pxm_host_send_message(PurpleConnection *gc, const char *to, const char *html,
 {
 	PxmAccount *account = pxm_host_lookup(gc);
 
-	for (guint i = 0; account != NULL &&
-			  i < pxm_registry_get_n(account->registry);
+	for (guint i = 0;
+	     account != NULL && i < pxm_registry_get_n(account->registry);
 	     i++) {
-		PxmSendMessageFunc send = pxm_registry_peek(account->registry, i)
+		PxmSendMessageFunc send = pxm_registry_peek(account->registry,
+							    i)
 						  ->klass->send_message;
 		PxmSendResult result;
 

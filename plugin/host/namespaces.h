@@ -96,7 +96,8 @@
 #define PXM_NS_OMEMO_DEVICES "urn:xmpp:omemo:2:devices"
 #define PXM_NS_OMEMO_BUNDLES "urn:xmpp:omemo:2:bundles"
 #define PXM_NS_OMEMO_LEGACY "eu.siacs.conversations.axolotl"
-#define PXM_NS_OMEMO_LEGACY_DEVICELIST "eu.siacs.conversations.axolotl.devicelist"
+#define PXM_NS_OMEMO_LEGACY_DEVICELIST                                         \
+	"eu.siacs.conversations.axolotl.devicelist"
 #define PXM_NS_OMEMO_LEGACY_BUNDLES "eu.siacs.conversations.axolotl.bundles"
 
 /* XEP-0393: Message Styling */
