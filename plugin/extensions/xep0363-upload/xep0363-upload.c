@@ -598,16 +598,12 @@ pxm_upload_request_slot(PxmAccount *account, PxmUploadState *state,
 
 /* --- Stages ----------------------------------------------------------- */
 
-gboolean pxm_account_conversation_is_encrypted(PxmAccount *account,
-					       const char *bare_jid)
-	__attribute__((weak));
-
 gboolean
 pxm_upload_is_encrypted(PxmAccount *account, const char *jid)
 {
 	g_autofree char *bare = pxm_jid_bare_dup(jid);
 
-	return pxm_account_conversation_is_encrypted != NULL && bare != NULL &&
+	return bare != NULL &&
 	       pxm_account_conversation_is_encrypted(account, bare);
 }
 
