@@ -298,7 +298,21 @@ typedef struct {
 	 * pxm_account_conversation_is_encrypted(). */
 	gboolean (*is_encrypted)(PxmAccount *account, gpointer state,
 				 const char *bare_jid);
+	/* (array zero-terminated=1) (nullable): see PxmAction. */
+	const struct PxmAction *actions;
 } PxmExtensionClass;
+
+/**
+ * PxmAction: a plugin action of an extension (the plugin's entry in
+ * Pidgin's Tools menu, Finch's Actions), after "Extensions…".
+ * @label: marked with N_()
+ * @func: called for each connected account where the extension is on,
+ *   with its state; with none, the user is told so
+ */
+typedef struct PxmAction {
+	const char *label;
+	void (*func)(PxmAccount *account, gpointer state);
+} PxmAction;
 
 /* --- Accounts ------------------------------------------------------- */
 

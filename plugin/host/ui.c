@@ -284,10 +284,67 @@ on_action_extensions(PurplePluginAction *action)
 			      NULL, NULL, NULL, NULL);
 }
 
+/* --- Extensions' plugin actions ------------------------------------------ */
+
+/* user_data of an action: extension index << 16 | action index. */
+void
+pxm_ui_run_action(guint index, guint action)
+{
+	PxmRegistry *registry = pxm_host_get_registry();
+	const PxmExtension *ext;
+	guint n = 0;
+
+	if (registry == NULL || index >= pxm_registry_get_n(registry))
+		return;
+	ext = pxm_registry_peek(registry, index);
+	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next) {
+		PxmAccount *account = pxm_host_lookup(l->data);
+
+		if (account == NULL || !pxm_account_is_active(account, index))
+			continue;
+		ext->klass->actions[action].func(account,
+						 account->states[index]);
+		n++;
+	}
+	if (n == 0)
+		purple_notify_info(
+			NULL, _("Modern XMPP extensions"),
+			g_dgettext(GETTEXT_PACKAGE,
+				   ext->klass->actions[action].label),
+			_("No connected account uses this extension."));
+}
+
+static void
+on_extension_action(PurplePluginAction *action)
+{
+	guint code = GPOINTER_TO_UINT(action->user_data);
+
+	pxm_ui_run_action(code >> 16, code & 0xffff);
+}
+
 GList *
 pxm_ui_actions(PurplePlugin *plugin, gpointer context)
 {
-	return g_list_append(NULL,
-			     purple_plugin_action_new(_("Extensions…"),
-						      on_action_extensions));
+	PxmRegistry *registry = pxm_host_get_registry();
+	GList *actions = g_list_append(
+		NULL, purple_plugin_action_new(_("Extensions…"),
+					       on_action_extensions));
+
+	for (guint i = 0; registry != NULL && i < pxm_registry_get_n(registry);
+	     i++) {
+		const PxmExtension *ext = pxm_registry_peek(registry, i);
+
+		for (guint j = 0; ext->klass->actions != NULL &&
+				  ext->klass->actions[j].label != NULL;
+		     j++) {
+			PurplePluginAction *a = purple_plugin_action_new(
+				g_dgettext(GETTEXT_PACKAGE,
+					   ext->klass->actions[j].label),
+				on_extension_action);
+
+			a->user_data = GUINT_TO_POINTER(i << 16 | j);
+			actions = g_list_append(actions, a);
+		}
+	}
+	return actions;
 }

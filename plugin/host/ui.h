@@ -13,6 +13,9 @@ void pxm_ui_unregister(PurplePlugin *plugin);
 
 /** pxm_ui_actions: the plugin's actions (for PurplePluginInfo). */
 GList *pxm_ui_actions(PurplePlugin *plugin, gpointer context);
+/** pxm_ui_run_action: runs action @action of extension @index (for every
+ * connected account where it is on). */
+void pxm_ui_run_action(guint index, guint action);
 
 /**
  * pxm_ui_set_extension:

@@ -20,6 +20,10 @@ PxmOmemo *pxm_omemo_new(PxmAccount *account, GError **error);
 /** pxm_omemo_free: stop(); queued messages are refused with a line. */
 void pxm_omemo_free(PxmOmemo *state);
 
+/* (transfer none): for the trust UI and rooms (omemo-trust-ui.c). */
+PxmAccount *pxm_omemo_get_account(PxmOmemo *state);
+struct PxmOmemoEngine *pxm_omemo_get_engine(PxmOmemo *state);
+
 /**
  * pxm_omemo_is_encrypted:
  * @jid: a contact's bare JID
