@@ -230,6 +230,12 @@ typedef struct {
  * default) or "never".  The glue shows it as an account option. */
 #define PXM_SETTING_UPLOAD_MODE "xmpp-modern-upload-mode"
 
+/* The account setting (a boolean, default TRUE) saying whether a
+ * conversation with a contact whose devices publish OMEMO is encrypted
+ * unless the user chose otherwise (/omemo off).  The glue shows it as an
+ * account option. */
+#define PXM_SETTING_OMEMO_DEFAULT "xmpp-modern-omemo-default"
+
 /**
  * PxmSendResult: what an extension did with a message the user typed
  * (PxmExtensionClass.send_message).

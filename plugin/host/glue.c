@@ -492,6 +492,8 @@ wrap_chat_send(PurpleConnection *gc, int id, const char *message,
 static void
 wrap_sends(PurplePluginProtocolInfo *info)
 {
+	PurpleAccountOption *option;
+
 	if (info->send_im == NULL || info->chat_send == NULL)
 		return;
 	glue.send_im = info->send_im;
@@ -499,6 +501,13 @@ wrap_sends(PurplePluginProtocolInfo *info)
 	info->send_im = wrap_send_im;
 	info->chat_send = wrap_chat_send;
 	glue.sends_wrapped = TRUE;
+
+	option = purple_account_option_bool_new(
+		_("Modern XMPP: encrypt conversations with OMEMO when the "
+		  "contact can read it"),
+		PXM_SETTING_OMEMO_DEFAULT, TRUE);
+	info->protocol_options = g_list_append(info->protocol_options, option);
+	glue.options = g_list_prepend(glue.options, option);
 }
 
 static void

@@ -88,6 +88,24 @@ class Omemo(ServerTestCase):
     def test_both_versions_prefers_omemo2(self):
         self.both_ways(("twomemo", "oldmemo"), "twomemo")
 
+    def test_default_off(self):
+        """With the account option off, a contact with OMEMO gets plaintext
+        until /omemo on."""
+        me, them = self.user(), self.user()
+        peer = self.omemo_peer(them)
+        host, acc = self.host_online(me)
+        host.set_account(acc, "xmpp-modern-omemo-default", False)
+        host.send_im(acc, them[0], "in the clear")
+        peer.wait_received(lambda m: m["body"] == "in the clear"
+                           and not m["encrypted"], timeout=TIMEOUT)
+        r = host.command(acc, them[0], "omemo on")
+        self.assertEqual(r["status"], "ok", r)
+        host.send_im(acc, them[0], "now secret")
+        m = peer.wait_decrypted(lambda m: m["body"] == "now secret",
+                                timeout=TIMEOUT)
+        self.assertTrue(m["encrypted"])
+        self.assert_not_on_wire(host, "now secret")
+
     def test_refused_without_omemo(self):
         """/omemo on with a contact without OMEMO: nothing is sent, the user
         is told why and gets the text back."""

@@ -382,7 +382,7 @@ default_on(State *state)
 	PurpleAccount *pa = pxm_account_get_purple(state->account);
 
 	return pa == NULL ||
-	       purple_account_get_bool(pa, PXM_OMEMO_SETTING_DEFAULT, TRUE);
+	       purple_account_get_bool(pa, PXM_SETTING_OMEMO_DEFAULT, TRUE);
 }
 
 gboolean
