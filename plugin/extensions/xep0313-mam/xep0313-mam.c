@@ -633,9 +633,11 @@ process_page(Query *q, const char *last)
 	    pxm_store_commit(store, &error)) {
 		/* The tests wait for this line to tell a page committed from
 		 * one shown but not yet committed. */
-		purple_debug_info(ID, "archive page stored (%u results, "
-				      "position %s)\n",
-				  q->page->len, last != NULL ? last : "unchanged");
+		purple_debug_info(ID,
+				  "archive page stored (%u results, "
+				  "position %s)\n",
+				  q->page->len,
+				  last != NULL ? last : "unchanged");
 		return;
 	}
 	if (pxm_store_get_transaction_depth(store) > 0)
