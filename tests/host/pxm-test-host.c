@@ -2925,6 +2925,118 @@ pxm_cmd_set_chat_setting(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/* The buddy list's context menu of a chat (what Pidgin shows on the chat's
+ * node and in its conversation's "More" menu): "blist-node-extended-menu"
+ * items, submenus flattened; with "action", activates that label. */
+static void
+pxm_menu_walk(GList *items, PurpleBlistNode *node, const char *label,
+	      JsonBuilder *reply, PurpleMenuAction **found)
+{
+	for (GList *l = items; l != NULL; l = l->next) {
+		PurpleMenuAction *act = l->data;
+
+		if (act == NULL)
+			continue;
+		if (act->label != NULL) {
+			json_builder_add_string_value(reply, act->label);
+			if (*found == NULL && act->callback != NULL &&
+			    g_strcmp0(act->label, label) == 0)
+				*found = act;
+		}
+		pxm_menu_walk(act->children, node, label, reply, found);
+	}
+}
+
+static void
+pxm_menu_free(GList *items)
+{
+	for (GList *l = items; l != NULL; l = l->next) {
+		PurpleMenuAction *act = l->data;
+
+		if (act == NULL)
+			continue;
+		pxm_menu_free(act->children);
+		act->children = NULL;
+		purple_menu_action_free(act);
+	}
+	g_list_free(items);
+}
+
+static gboolean
+pxm_cmd_chat_menu(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleChat *chat = pxm_arg_chat(args, NULL, error);
+	const char *label = pxm_arg_string_or(args, "action", NULL);
+	PurpleBlistNode *node = (PurpleBlistNode *)chat;
+	PurpleMenuAction *found = NULL;
+	GList *items;
+
+	if (chat == NULL)
+		return FALSE;
+	items = purple_blist_node_get_extended_menu(node);
+	json_builder_set_member_name(reply, "labels");
+	json_builder_begin_array(reply);
+	pxm_menu_walk(items, node, label, reply, &found);
+	json_builder_end_array(reply);
+	if (found != NULL)
+		((void (*)(PurpleBlistNode *, gpointer))found->callback)(
+			node, found->data);
+	pxm_menu_free(items);
+	if (label != NULL && found == NULL) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_NOT_FOUND,
+			    "no menu item \"%s\"", label);
+		return FALSE;
+	}
+
+	return TRUE;
+}
+
+/* The account's own proxy (Accounts > Modify > Proxy). */
+static gboolean
+pxm_cmd_set_proxy(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	static const struct {
+		const char *name;
+		PurpleProxyType type;
+	} types[] = {
+		{ "global", PURPLE_PROXY_USE_GLOBAL },
+		{ "none", PURPLE_PROXY_NONE },
+		{ "http", PURPLE_PROXY_HTTP },
+		{ "socks4", PURPLE_PROXY_SOCKS4 },
+		{ "socks5", PURPLE_PROXY_SOCKS5 },
+		{ "tor", PURPLE_PROXY_TOR },
+		{ "envvar", PURPLE_PROXY_USE_ENVVAR },
+	};
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *type = account ? pxm_arg_string(args, "type", error) : NULL;
+	PurpleProxyInfo *info;
+	guint i;
+
+	if (type == NULL)
+		return FALSE;
+	for (i = 0; i < G_N_ELEMENTS(types); i++)
+		if (g_str_equal(types[i].name, type))
+			break;
+	if (i == G_N_ELEMENTS(types)) {
+		g_set_error(error, PXM_HOST_ERROR, PXM_HOST_ERROR_INVALID_ARGS,
+			    "unknown proxy type \"%s\"", type);
+		return FALSE;
+	}
+	info = purple_proxy_info_new();
+	purple_proxy_info_set_type(info, types[i].type);
+	purple_proxy_info_set_host(info,
+				   pxm_arg_string_or(args, "host", NULL));
+	purple_proxy_info_set_port(info, (int)pxm_arg_int_or(args, "port", 0));
+	purple_proxy_info_set_username(
+		info, pxm_arg_string_or(args, "username", NULL));
+	purple_proxy_info_set_password(
+		info, pxm_arg_string_or(args, "password", NULL));
+	/* The account takes ownership. */
+	purple_account_set_proxy_info(account, info);
+
+	return TRUE;
+}
+
 static PurplePlugin *
 pxm_load_plugin(const char *name, GError **error)
 {
@@ -3325,6 +3437,7 @@ static const struct {
 	{ "alias_chat", pxm_cmd_alias_chat },
 	{ "answer", pxm_cmd_answer },
 	{ "chats", pxm_cmd_chats },
+	{ "chat_menu", pxm_cmd_chat_menu },
 	{ "command", pxm_cmd_command },
 	{ "connect", pxm_cmd_connect },
 	{ "disconnect", pxm_cmd_disconnect },
@@ -3346,6 +3459,7 @@ static const struct {
 	{ "set_chat_setting", pxm_cmd_set_chat_setting },
 	{ "set_idle", pxm_cmd_set_idle },
 	{ "set_pref", pxm_cmd_set_pref },
+	{ "set_proxy", pxm_cmd_set_proxy },
 	{ "set_status", pxm_cmd_set_status },
 	{ "unload_plugin", pxm_cmd_unload_plugin },
 	{ "view_conversation", pxm_cmd_view_conversation },

@@ -488,6 +488,21 @@ class TestHost:
         return self.cmd("set_chat_setting", account=account, room=room,
                         key=key, value=value)
 
+    def chat_menu(self, account, room, action=None):
+        fields = {"account": account, "room": room}
+        if action is not None:
+            fields["action"] = action
+        return self.cmd("chat_menu", **fields)["labels"]
+
+    def set_proxy(self, account, type, host=None, port=0, username=None,
+                  password=None):
+        fields = {"account": account, "type": type, "port": port}
+        for k, v in (("host", host), ("username", username),
+                     ("password", password)):
+            if v is not None:
+                fields[k] = v
+        return self.cmd("set_proxy", **fields)
+
     def load_plugin(self, path=None):
         return self.cmd("load_plugin", path=path or self.plugin_path)["id"]
 
