@@ -872,6 +872,131 @@ test_file_wanted(Fixture *f, gconstpointer data)
 		fs->wanted(f->account, state(f), "bob@example.org", FALSE));
 }
 
+/* --- Early sends ----------------------------------------------------- */
+
+typedef struct {
+	guint calls;
+	gboolean destroyed;
+	char *service; /* what the state said when called */
+	GError *error;
+} Ready;
+
+static void
+on_ready(PxmUploadState *st, const GError *error, gpointer data)
+{
+	Ready *r = data;
+
+	r->calls++;
+	g_free(r->service);
+	r->service = g_strdup(pxm_upload_state_service(st, NULL, NULL));
+	if (error != NULL)
+		r->error = g_error_copy(error);
+}
+
+static void
+on_ready_destroy(gpointer data)
+{
+	((Ready *)data)->destroyed = TRUE;
+}
+
+static void
+ready_clear(Ready *r)
+{
+	g_free(r->service);
+	g_clear_error(&r->error);
+}
+
+/* A file sent before discovery ended waits for the service. */
+static void
+test_wait_for_service(Fixture *f, gconstpointer data)
+{
+	Ready r = { 0 };
+
+	pxm_upload_when_ready(state(f), on_ready, &r, on_ready_destroy);
+	g_assert_cmpuint(r.calls, ==, 0);
+	g_assert_false(r.destroyed);
+	discover(f, UPLOAD_INFO("5242880"));
+	/* Called as soon as the service answered (the room service has not
+	 * yet). */
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_true(r.destroyed);
+	g_assert_no_error(r.error);
+	g_assert_cmpstr(r.service, ==, "upload.example.org");
+	ready_clear(&r);
+	/* Known now: at once. */
+	memset(&r, 0, sizeof(r));
+	pxm_upload_when_ready(state(f), on_ready, &r, on_ready_destroy);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_true(r.destroyed);
+	g_assert_cmpstr(r.service, ==, "upload.example.org");
+	ready_clear(&r);
+}
+
+/* Discovery ends with no service: the waiter learns it (no error; the
+ * transfer then says the server offers no upload). */
+static void
+test_wait_no_service(Fixture *f, gconstpointer data)
+{
+	Ready r = { 0 };
+	g_autofree char *id = NULL;
+	g_autofree char *xml = NULL;
+
+	pxm_upload_when_ready(state(f), on_ready, &r, on_ready_destroy);
+	discover(f, "<query xmlns='http://jabber.org/protocol/disco#info'>"
+		    "<feature var='urn:example'/></query>");
+	g_assert_cmpuint(r.calls, ==, 0);
+	id = sent_id(f, "conference.example.org", PXM_NS_DISCO_INFO);
+	xml = g_strdup_printf("<iq from='conference.example.org' id='%s' "
+			      "type='error'><error type='cancel'>"
+			      "<service-unavailable xmlns='urn:ietf:params:"
+			      "xml:ns:xmpp-stanzas'/></error></iq>",
+			      id);
+	reply(f, xml);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_no_error(r.error);
+	g_assert_null(r.service);
+	ready_clear(&r);
+}
+
+/* Bounded: discovery taking too long fails the wait with a clear error. */
+static void
+test_wait_timeout(Fixture *f, gconstpointer data)
+{
+	Ready r = { 0 };
+	gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+	g_assert_cmpuint(PXM_UPLOAD_WAIT_TIMEOUT_MS, ==, 30000);
+	pxm_upload_state_set_wait_timeout(state(f), 20);
+	pxm_upload_when_ready(state(f), on_ready, &r, on_ready_destroy);
+	while (r.calls == 0 && g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_true(r.destroyed);
+	g_assert_error(r.error, PXM_UPLOAD_ERROR, PXM_UPLOAD_ERROR_NO_SERVICE);
+	g_assert_nonnull(strstr(r.error->message, "in time"));
+	ready_clear(&r);
+	memset(&r, 0, sizeof(r));
+	/* The late answer changes nothing for it. */
+	discover(f, UPLOAD_INFO("100"));
+	g_assert_cmpuint(r.calls, ==, 0);
+}
+
+/* The account goes offline while a file waits: told so, once. */
+static void
+test_wait_stopped(Fixture *f, gconstpointer data)
+{
+	Ready r = { 0 };
+
+	pxm_upload_when_ready(state(f), on_ready, &r, on_ready_destroy);
+	pxm_account_set_active(f->account, pxm_test_extension_index(EXT),
+			       FALSE);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_true(r.destroyed);
+	g_assert_error(r.error, PXM_UPLOAD_ERROR,
+		       PXM_UPLOAD_ERROR_DISCONNECTED);
+	ready_clear(&r);
+}
+
 /* --- HTTP policies ---------------------------------------------------- */
 
 static void
@@ -960,6 +1085,10 @@ main(int argc, char **argv)
 	ADD("link/message-shown", test_link_message_shown, TRUE);
 	ADD("annotate/oob", test_annotate_oob, TRUE);
 	ADD("send/wanted", test_file_wanted, TRUE);
+	ADD("wait/for-service", test_wait_for_service, TRUE);
+	ADD("wait/no-service", test_wait_no_service, TRUE);
+	ADD("wait/timeout", test_wait_timeout, TRUE);
+	ADD("wait/stopped", test_wait_stopped, TRUE);
 	ADD("http/redirects", test_redirects, TRUE);
 	ADD("http/proxy-url", test_proxy_url, TRUE);
 	return g_test_run();

@@ -418,6 +418,9 @@ setup_easy(PxmHttp *http, GError **error)
 		info = purple_proxy_get_setup(http->req.account);
 	proxy = pxm_http_proxy_url(info);
 	curl_easy_setopt(http->easy, CURLOPT_PROXY, proxy);
+	/* The account's proxy (or none) for every host: no *_proxy or
+	 * no_proxy variable may send a request around it. */
+	curl_easy_setopt(http->easy, CURLOPT_NOPROXY, "");
 	if (*proxy != '\0') {
 		const char *user = purple_proxy_info_get_username(info);
 		const char *pass = purple_proxy_info_get_password(info);

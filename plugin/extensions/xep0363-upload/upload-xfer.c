@@ -312,28 +312,31 @@ on_slot(PxmUploadSlot *slot, const GError *error, gpointer data)
 }
 
 static void
-upload_init(PurpleXfer *xfer)
+upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
 {
-	Job *job = xfer->data;
+	Job *job = data;
+	PurpleXfer *xfer = job->xfer;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *bare = NULL;
 	g_autofree char *content_type = NULL;
 	guint64 max_size = 0;
-	guint64 size = purple_xfer_get_size(xfer);
-	const char *name = purple_xfer_get_filename(xfer);
-	gboolean searching;
+	guint64 size;
+	const char *name;
 
-	if (job == NULL || job->state == NULL)
+	/* Cancelled while waiting, or the account went offline. */
+	if (xfer == NULL || job->state == NULL)
 		return;
-	if (pxm_upload_state_service(job->state, &max_size, &searching) ==
-	    NULL) {
-		job_fail(job, searching ? _("Still looking for your server's "
-					    "upload service; try again in a "
-					    "moment.")
-					: _("Your server offers no file upload "
-					    "(XEP-0363)."));
+	if (wait_error != NULL) {
+		job_fail(job, wait_error->message);
 		return;
 	}
+	if (pxm_upload_state_service(job->state, &max_size, NULL) == NULL) {
+		job_fail(job, _("Your server offers no file upload "
+				"(XEP-0363)."));
+		return;
+	}
+	size = purple_xfer_get_size(xfer);
+	name = purple_xfer_get_filename(xfer);
 	bare = pxm_jid_bare_dup(job->who);
 	if (pxm_upload_is_encrypted(job->account, bare)) {
 		pxm_aesgcm_random(job->key, sizeof(job->key));
@@ -364,6 +367,18 @@ upload_init(PurpleXfer *xfer)
 		content_type != NULL ? content_type
 				     : "application/octet-stream",
 		on_slot, job_ref(job), job_unref);
+}
+
+static void
+upload_init(PurpleXfer *xfer)
+{
+	Job *job = xfer->data;
+
+	if (job == NULL || job->state == NULL)
+		return;
+	/* A file sent right after sign-on waits for discovery. */
+	pxm_upload_when_ready(job->state, upload_ready, job_ref(job),
+			      job_unref);
 }
 
 PurpleXfer *

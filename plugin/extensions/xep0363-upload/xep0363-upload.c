@@ -32,7 +32,19 @@ struct PxmUploadState {
 	guint searching; /* disco requests in flight */
 	GQueue links;    /* of char *, newest first */
 	GList *xfers;
+	GQueue waiters; /* of Waiter: files sent before discovery ended */
+	guint wait_timer;
+	guint wait_timeout_ms;
 };
+
+typedef struct {
+	PxmUploadReadyFunc callback;
+	gpointer data;
+	GDestroyNotify destroy;
+} Waiter;
+
+/* Every started state, to find an account's from the buddy list menu. */
+static GList *states;
 
 static PxmUploadState *
 state_ref(PxmUploadState *state)
@@ -43,6 +55,7 @@ state_ref(PxmUploadState *state)
 static void
 state_clear(PxmUploadState *state)
 {
+	g_assert(g_queue_is_empty(&state->waiters));
 	g_free(state->service);
 	g_queue_clear_full(&state->links, g_free);
 }
@@ -68,6 +81,77 @@ GList **
 pxm_upload_state_xfers(PxmUploadState *state)
 {
 	return &state->xfers;
+}
+
+static void
+waiters_flush(PxmUploadState *state, const GError *error)
+{
+	GQueue waiting = state->waiters;
+	Waiter *w;
+
+	g_queue_init(&state->waiters);
+	if (state->wait_timer != 0) {
+		g_source_remove(state->wait_timer);
+		state->wait_timer = 0;
+	}
+	while ((w = g_queue_pop_head(&waiting)) != NULL) {
+		w->callback(state, error, w->data);
+		if (w->destroy != NULL)
+			w->destroy(w->data);
+		g_free(w);
+	}
+}
+
+/* Discovery moved on: the waiters go once there is an answer. */
+static void
+discovery_progress(PxmUploadState *state)
+{
+	if (state->service != NULL || state->searching == 0)
+		waiters_flush(state, NULL);
+}
+
+static gboolean
+on_wait_timeout(gpointer data)
+{
+	PxmUploadState *state = data;
+	g_autoptr(GError) error = g_error_new_literal(
+		PXM_UPLOAD_ERROR, PXM_UPLOAD_ERROR_NO_SERVICE,
+		_("Your server did not say in time whether it offers file "
+		  "upload; try again later."));
+
+	state->wait_timer = 0;
+	purple_debug_info(ID, "upload service discovery took too long\n");
+	waiters_flush(state, error);
+	return G_SOURCE_REMOVE;
+}
+
+void
+pxm_upload_when_ready(PxmUploadState *state, PxmUploadReadyFunc callback,
+		      gpointer data, GDestroyNotify destroy)
+{
+	Waiter *w;
+
+	if (state->service != NULL || state->searching == 0) {
+		callback(state, NULL, data);
+		if (destroy != NULL)
+			destroy(data);
+		return;
+	}
+	w = g_new0(Waiter, 1);
+	w->callback = callback;
+	w->data = data;
+	w->destroy = destroy;
+	g_queue_push_tail(&state->waiters, w);
+	/* Bounded: the disco IQs alone may take 30 s each. */
+	if (state->wait_timer == 0)
+		state->wait_timer = g_timeout_add(state->wait_timeout_ms,
+						  on_wait_timeout, state);
+}
+
+void
+pxm_upload_state_set_wait_timeout(PxmUploadState *state, guint ms)
+{
+	state->wait_timeout_ms = ms;
 }
 
 void
@@ -453,9 +537,8 @@ on_info(PxmAccount *account, xmlnode *result, const GError *error,
 	if (q->state->stopped)
 		return;
 	q->state->searching--;
-	if (result == NULL || q->state->service != NULL)
-		return;
-	if (pxm_upload_service_parse(
+	if (result != NULL && q->state->service == NULL &&
+	    pxm_upload_service_parse(
 		    pxm_xml_child(result, "query", PXM_NS_DISCO_INFO), &max)) {
 		q->state->service = g_strdup(q->jid);
 		q->state->max_size = max;
@@ -465,6 +548,7 @@ on_info(PxmAccount *account, xmlnode *result, const GError *error,
 			"\n",
 			q->jid, max);
 	}
+	discovery_progress(q->state);
 }
 
 static void
@@ -509,6 +593,7 @@ on_items(PxmAccount *account, xmlnode *result, const GError *error,
 		    xmlnode_get_attrib(item, "node") == NULL)
 			ask_info(q->state, jid);
 	}
+	discovery_progress(q->state);
 }
 
 static void
@@ -721,13 +806,9 @@ cmd_upload(PxmAccount *account, gpointer data, PurpleConversation *conv,
 		*error = g_strdup(_("Usage: /upload PATH"));
 		return PURPLE_CMD_RET_FAILED;
 	}
-	if (state->service == NULL) {
-		*error = g_strdup(
-			state->searching > 0
-				? _("Still looking for your server's "
-				    "upload service; try again in a "
-				    "moment.")
-				: _("Your server offers no file upload "
+	/* While discovery runs the transfer waits for it (upload_init). */
+	if (state->service == NULL && state->searching == 0) {
+		*error = g_strdup(_("Your server offers no file upload "
 				    "(XEP-0363)."));
 		return PURPLE_CMD_RET_FAILED;
 	}
@@ -763,7 +844,10 @@ start(PxmAccount *account, GError **error)
 	PxmUploadState *state = g_rc_box_new0(PxmUploadState);
 
 	state->account = account;
+	state->wait_timeout_ms = PXM_UPLOAD_WAIT_TIMEOUT_MS;
 	g_queue_init(&state->links);
+	g_queue_init(&state->waiters);
+	states = g_list_prepend(states, state);
 	discover(state);
 	return state;
 }
@@ -773,9 +857,142 @@ stop(PxmAccount *account, gpointer data)
 {
 	PxmUploadState *state = data;
 
+	g_autoptr(GError) error = g_error_new_literal(
+		PXM_UPLOAD_ERROR, PXM_UPLOAD_ERROR_DISCONNECTED,
+		_("The account went offline: the transfer stopped."));
+
 	state->stopped = TRUE;
+	states = g_list_remove(states, state);
 	pxm_upload_xfers_cancel_all(state);
+	waiters_flush(state, error);
 	state_unref(state);
+}
+
+/* --- Room menu -------------------------------------------------------- */
+
+typedef struct {
+	PurpleAccount *account;
+	char *room;
+} MenuRequest;
+
+/* Open file dialogs, closed at unload (libpurple's request API has no
+ * GDestroyNotify: freed by whichever of ok/cancel runs, or here). */
+static GList *menu_requests;
+static PurplePlugin *menu_plugin;
+
+static void
+menu_request_free(MenuRequest *r)
+{
+	menu_requests = g_list_remove(menu_requests, r);
+	g_free(r->room);
+	g_free(r);
+}
+
+static PxmUploadState *
+state_for(PurpleAccount *pa)
+{
+	for (GList *l = states; l != NULL; l = l->next) {
+		PxmUploadState *state = l->data;
+
+		if (pxm_account_get_purple(state->account) == pa)
+			return state;
+	}
+	return NULL;
+}
+
+/* (transfer full) (nullable): the room JID of a buddy-list chat. */
+static char *
+chat_room_dup(PurpleChat *chat)
+{
+	GHashTable *components = purple_chat_get_components(chat);
+	const char *room = g_hash_table_lookup(components, "room");
+	const char *server = g_hash_table_lookup(components, "server");
+
+	g_autofree char *jid = NULL;
+
+	if (room == NULL || server == NULL || *room == '\0' || *server == '\0')
+		return NULL;
+	jid = g_strdup_printf("%s@%s", room, server);
+	return pxm_jid_bare_dup(jid);
+}
+
+static PurpleConversation *
+joined_room(PurpleAccount *pa, const char *room)
+{
+	PurpleConversation *conv = purple_find_conversation_with_account(
+		PURPLE_CONV_TYPE_CHAT, room, pa);
+
+	if (conv == NULL || purple_conv_chat_has_left(PURPLE_CONV_CHAT(conv)))
+		return NULL;
+	return conv;
+}
+
+static void
+menu_file_chosen(MenuRequest *r, const char *path)
+{
+	PxmUploadState *state = state_for(r->account);
+	PurpleXfer *xfer;
+
+	if (path != NULL && *path != '\0' && state != NULL &&
+	    joined_room(r->account, r->room) != NULL) {
+		xfer = pxm_upload_xfer_send_new(state->account, state, r->room,
+						TRUE);
+		purple_xfer_request_accepted(xfer, path);
+	}
+	menu_request_free(r);
+}
+
+static void
+menu_file_cancelled(MenuRequest *r, const char *path)
+{
+	menu_request_free(r);
+}
+
+static void
+menu_upload(PurpleBlistNode *node, gpointer data)
+{
+	PurpleChat *chat = (PurpleChat *)node;
+	MenuRequest *r = g_new0(MenuRequest, 1);
+	PurpleConversation *conv;
+
+	r->account = purple_chat_get_account(chat);
+	r->room = chat_room_dup(chat);
+	conv = r->room != NULL ? joined_room(r->account, r->room) : NULL;
+	if (conv == NULL) {
+		menu_request_free(r);
+		return;
+	}
+	menu_requests = g_list_prepend(menu_requests, r);
+	purple_request_file(menu_plugin, _("Upload a File"), NULL, FALSE,
+			    G_CALLBACK(menu_file_chosen),
+			    G_CALLBACK(menu_file_cancelled), r->account,
+			    r->room, conv, r);
+}
+
+/* "Upload a File…" on a room we are in, in its buddy-list menu (Pidgin
+ * shows the same items in the conversation's "More" menu). */
+static void
+on_extended_menu(PurpleBlistNode *node, GList **menu, gpointer data)
+{
+	PurpleChat *chat;
+	PurpleAccount *pa;
+	PxmUploadState *state;
+	g_autofree char *room = NULL;
+
+	if (!PURPLE_BLIST_NODE_IS_CHAT(node))
+		return;
+	chat = (PurpleChat *)node;
+	pa = purple_chat_get_account(chat);
+	state = state_for(pa);
+	if (state == NULL || (state->service == NULL && state->searching == 0))
+		return;
+	room = chat_room_dup(chat);
+	if (room == NULL || joined_room(pa, room) == NULL)
+		return;
+	*menu = g_list_append(
+		*menu, purple_menu_action_new(_("Upload a File…"),
+					      PURPLE_CALLBACK(menu_upload),
+					      NULL, NULL));
 }
 
 static void
@@ -787,11 +1004,22 @@ plugin_load(PurplePlugin *plugin)
 		purple_prefs_add_none("/plugins/core/core-xmpp-modern");
 	purple_prefs_add_none(PXM_UPLOAD_PREF_DIR);
 	purple_prefs_add_string(PXM_UPLOAD_PREF_CA_FILE, "");
+	menu_plugin = plugin;
+	purple_signal_connect(purple_blist_get_handle(),
+			      "blist-node-extended-menu", plugin,
+			      PURPLE_CALLBACK(on_extended_menu), NULL);
 }
 
 static void
 plugin_unload(PurplePlugin *plugin)
 {
+	purple_signal_disconnect(purple_blist_get_handle(),
+				 "blist-node-extended-menu", plugin,
+				 PURPLE_CALLBACK(on_extended_menu));
+	purple_request_close_with_handle(plugin);
+	while (menu_requests != NULL)
+		menu_request_free(menu_requests->data);
+	menu_plugin = NULL;
 	pxm_http_shutdown();
 	curl_global_cleanup();
 }

@@ -316,6 +316,31 @@ void pxm_upload_request_slot(PxmAccount *account, PxmUploadState *state,
  */
 gboolean pxm_upload_is_encrypted(PxmAccount *account, const char *jid);
 
+/* How long a file sent before discovery ended waits for it. */
+#define PXM_UPLOAD_WAIT_TIMEOUT_MS (30 * 1000)
+
+/**
+ * PxmUploadReadyFunc:
+ * @error: NULL once discovery has an answer (then
+ *   pxm_upload_state_service() tells the service, or NULL for none);
+ *   set when it took too long or the account went offline
+ */
+typedef void (*PxmUploadReadyFunc)(PxmUploadState *state, const GError *error,
+				   gpointer data);
+
+/**
+ * pxm_upload_when_ready:
+ * Calls @callback once the upload service is known or discovery has
+ * ended: at once when it already is, else later (at most
+ * PXM_UPLOAD_WAIT_TIMEOUT_MS later, with an error), or with an error when
+ * the extension stops.  @destroy runs after it.
+ */
+void pxm_upload_when_ready(PxmUploadState *state, PxmUploadReadyFunc callback,
+			   gpointer data, GDestroyNotify destroy);
+
+/** For tests: how long pxm_upload_when_ready() waits at most. */
+void pxm_upload_state_set_wait_timeout(PxmUploadState *state, guint ms);
+
 /** Remembers a GET URL we just uploaded: its message gets an OOB element. */
 void pxm_upload_state_remember_link(PxmUploadState *state, const char *url);
 
