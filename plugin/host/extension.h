@@ -454,6 +454,19 @@ char *pxm_conversation_jid_dup(PurpleConversation *conv);
 char *pxm_account_contact_name_dup(PxmAccount *account, const char *bare_jid);
 
 /**
+ * pxm_extensions_retry:
+ * @account: a libpurple account
+ * Starts again, at once, the extensions wanted on @account that are not
+ * running (e.g. one whose start() failed until the user decided
+ * something).  A wanted extension that handles typed messages
+ * (send_message) and failed to start makes the host refuse to send
+ * one-to-one messages on the account, with a line saying why: end-to-end
+ * encryption fails closed.
+ * Returns: TRUE if an extension started or stopped.
+ */
+gboolean pxm_extensions_retry(PurpleAccount *account);
+
+/**
  * pxm_account_is_room_message:
  * @message: a message to or from @bare_jid
  * @bare_jid: (nullable): the other side's bare JID

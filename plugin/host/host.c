@@ -140,6 +140,7 @@ pxm_account_new(PxmRegistry *registry, PurpleConnection *gc, const char *jid,
 	account->registry = registry;
 	account->active = g_new0(gboolean, n);
 	account->states = g_new0(gpointer, n);
+	account->start_errors = g_new0(char *, n + 1);
 	account->send = send;
 	account->send_data = send_data;
 	account->iq = pxm_iq_tracker_new(account, jid);
@@ -167,6 +168,7 @@ pxm_account_free(PxmAccount *account, const GError *reason)
 	pxm_store_close(account->store);
 	g_free(account->active);
 	g_free(account->states);
+	g_strfreev(account->start_errors);
 	g_free(account->bare_jid);
 	g_free(account);
 }
@@ -177,6 +179,8 @@ pxm_account_set_active(PxmAccount *account, guint index, gboolean active)
 	const PxmExtension *ext = pxm_registry_peek(account->registry, index);
 	g_autoptr(GError) error = NULL;
 
+	if (!active)
+		g_clear_pointer(&account->start_errors[index], g_free);
 	if (account->active[index] == active)
 		return TRUE;
 	if (!active) {
@@ -195,9 +199,13 @@ pxm_account_set_active(PxmAccount *account, guint index, gboolean active)
 					   "could not start on %s: %s\n",
 					   account->bare_jid, error->message);
 			account->states[index] = NULL;
+			g_free(account->start_errors[index]);
+			account->start_errors[index] =
+				g_strdup(error->message);
 			return FALSE;
 		}
 	}
+	g_clear_pointer(&account->start_errors[index], g_free);
 	account->active[index] = TRUE;
 	purple_debug_info(ext->manifest->id, "started on %s\n",
 			  account->bare_jid);
@@ -895,8 +903,11 @@ apply_settings(PxmAccount *account)
 	for (guint i = n; i-- > 0;) {
 		const PxmExtension *ext = pxm_registry_peek(host->registry, i);
 
-		if (account->active[i] &&
-		    !pxm_host_extension_wanted(account->purple, ext)) {
+		if (pxm_host_extension_wanted(account->purple, ext))
+			continue;
+		/* Turned off: no longer a reason to refuse to send. */
+		g_clear_pointer(&account->start_errors[i], g_free);
+		if (account->active[i]) {
 			pxm_account_set_active(account, i, FALSE);
 			changed = TRUE;
 		}
@@ -992,6 +1003,12 @@ pxm_host_refresh(PurpleAccount *pa)
 	return account != NULL && apply_settings(account);
 }
 
+gboolean
+pxm_extensions_retry(PurpleAccount *account)
+{
+	return pxm_host_refresh(account);
+}
+
 PxmAccount *
 pxm_host_lookup(PurpleConnection *gc)
 {
@@ -1080,6 +1097,32 @@ pxm_host_file_new_xfer(PurpleConnection *gc, const char *who, gboolean direct)
 					       who);
 }
 
+/*
+ * An extension that handles typed messages (end-to-end encryption) is
+ * wanted on the account but could not start (e.g. its keys are missing):
+ * sending in the clear would fail open.  The user can turn it off, which
+ * is an explicit choice.
+ */
+static void
+refuse_unstarted(PxmAccount *account, guint index, const char *to)
+{
+	const PxmExtension *ext = pxm_registry_peek(account->registry, index);
+	g_autofree char *jid = pxm_jid_bare_dup(to);
+	g_autofree char *why = g_markup_escape_text(
+		account->start_errors[index], -1);
+	g_autofree char *html = NULL;
+
+	if (jid == NULL)
+		return;
+	html = g_strdup_printf(
+		/* TRANSLATORS: %s: the extension's name, its error, its id. */
+		_("<b>Not sent</b>: %s could not start on this account (%s). "
+		  "Type /xmpp-modern disable %s to send without it."),
+		g_dgettext(GETTEXT_PACKAGE, ext->manifest->name), why,
+		ext->manifest->id);
+	pxm_presenter_notice(account, jid, FALSE, html);
+}
+
 PxmSendResult
 pxm_host_send_message(PurpleConnection *gc, const char *to, const char *html,
 		      PurpleMessageFlags flags, gboolean groupchat)
@@ -1094,6 +1137,11 @@ pxm_host_send_message(PurpleConnection *gc, const char *to, const char *html,
 						  ->klass->send_message;
 		PxmSendResult result;
 
+		if (send != NULL && !account->active[i] &&
+		    account->start_errors[i] != NULL && !groupchat) {
+			refuse_unstarted(account, i, to);
+			return PXM_SEND_REFUSED;
+		}
 		if (send == NULL || !account->active[i])
 			continue;
 		result = send(account, account->states[i], to, html, flags,

@@ -37,6 +37,9 @@ struct PxmAccount {
 	GHashTable *joined;
 	gboolean *active; /* per extension index */
 	gpointer *states; /* per extension index */
+	/* Per extension index: why start() failed, until the extension
+	 * starts or is turned off (NULL otherwise). */
+	char **start_errors;
 	PxmSendFunc send;
 	gpointer send_data;
 };

@@ -409,7 +409,17 @@ pxm_omemo_remove_own_device(PxmOmemo *state, guint32 device, GError **error)
 	for (guint version = 3; version <= 4; version++) {
 		g_autoptr(GArray) ids = pxm_omemo_store_get_devices(
 			omemo_store(state), own, version);
+		guint32 me = pxm_omemo_engine_get_device_id(
+			pxm_omemo_get_engine(state));
+		gboolean has_me = FALSE;
 
+		/* The list we publish always holds this device (the stored
+		 * copy may predate its announcement), and so is never empty
+		 * (OMEMO 2 requires one device at least). */
+		for (guint i = 0; i < ids->len; i++)
+			has_me = has_me || g_array_index(ids, guint32, i) == me;
+		if (!has_me)
+			g_array_append_val(ids, me);
 		for (guint i = 0; i < ids->len; i++) {
 			if (g_array_index(ids, guint32, i) != device)
 				continue;

@@ -15,6 +15,7 @@
 #include <glib/gi18n-lib.h>
 #include <string.h>
 
+#include "omemo-identity.h"
 #include "omemo-protocol.h"
 #include "omemo-trust-ui.h"
 #include "xep0384-omemo.h"
@@ -1446,6 +1447,10 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 		return NULL;
 	}
 	engine = pxm_omemo_engine_new(store, error);
+	if (engine != NULL &&
+	    !pxm_omemo_identity_check(
+		    account, pxm_omemo_engine_get_device_id(engine), error))
+		g_clear_pointer(&engine, pxm_omemo_engine_free);
 	if (engine == NULL) {
 		/* Never a new identity over a broken one: tell the user. */
 		if (pxm_account_get_purple(account) != NULL)
@@ -1520,4 +1525,5 @@ const PxmExtensionClass pxm_xep0384_omemo = {
 	.send_message = send_message,
 	.is_encrypted = is_encrypted,
 	.actions = pxm_omemo_actions,
+	.plugin_unload = pxm_omemo_identity_plugin_unload,
 };
