@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "pep.h"
 
 #define CATEGORY "xmpp-modern"
 #define PRPL_ID "prpl-jabber"
@@ -41,6 +42,9 @@ static Glue glue;
 /* PurpleConnection* -> copy of its last <stream:features/>; created on
  * first use (unit tests record features without attaching). */
 static GHashTable *stream_features;
+
+/* PurpleConnection* -> PxmPepProbe, from signing-on to signing-off. */
+static GHashTable *pep_probes;
 
 /*
  * Features prpl-jabber advertises itself.  jabber_add_feature() replaces an
@@ -157,6 +161,13 @@ static gboolean
 on_receiving_iq(PurpleConnection *gc, const char *type, const char *id,
 		const char *from, xmlnode *iq, gpointer data)
 {
+	PxmPepProbe *probe =
+		pep_probes != NULL ? g_hash_table_lookup(pep_probes, gc) : NULL;
+
+	/* Before the prpl's IQ callbacks: the probe may add the account's
+	 * PEP identity to the answer its login disco#info gets. */
+	if (probe != NULL && pxm_pep_probe_receiving(probe, iq))
+		return TRUE;
 	return incoming(gc, iq);
 }
 
@@ -218,6 +229,22 @@ on_receiving_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
 
 /* --- Outgoing --------------------------------------------------------- */
 
+/* Our disco#info of the account goes out right before the prpl's of the
+ * server domain, so its answer is in first (see pep.h). */
+static void
+pep_probe_sending(PurpleConnection *gc, xmlnode *node)
+{
+	PxmPepProbe *probe = g_hash_table_lookup(pep_probes, gc);
+	xmlnode *query = probe != NULL ? pxm_pep_probe_sending(probe, node)
+				       : NULL;
+
+	if (query == NULL)
+		return;
+	/* Not pxm_glue_send(): the connection is still signing on. */
+	purple_signal_emit(glue.prpl, "jabber-sending-xmlnode", gc, &query);
+	xmlnode_free(query);
+}
+
 static void
 on_sending_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
 {
@@ -227,6 +254,8 @@ on_sending_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
 
 	if (node == NULL || node->type != XMLNODE_TYPE_TAG)
 		return;
+	if (pep_probes != NULL && g_str_equal(node->name, "iq"))
+		pep_probe_sending(gc, node);
 	if (!g_str_equal(node->name, "message") &&
 	    !g_str_equal(node->name, "presence") &&
 	    !g_str_equal(node->name, "iq"))
@@ -243,6 +272,23 @@ on_sending_xmlnode(PurpleConnection *gc, xmlnode **packet, gpointer data)
 /* --- Connections ------------------------------------------------------ */
 
 static void
+on_signing_on(PurpleConnection *gc, gpointer data)
+{
+	PxmPepProbe *probe;
+
+	if (!is_ours(gc))
+		return;
+	probe = pxm_pep_probe_new(
+		purple_account_get_username(purple_connection_get_account(gc)));
+	if (probe == NULL)
+		return;
+	if (pep_probes == NULL)
+		pep_probes = g_hash_table_new_full(
+			NULL, NULL, NULL, (GDestroyNotify)pxm_pep_probe_free);
+	g_hash_table_replace(pep_probes, gc, probe);
+}
+
+static void
 on_signed_on(PurpleConnection *gc, gpointer data)
 {
 	if (is_ours(gc))
@@ -255,6 +301,8 @@ on_signing_off(PurpleConnection *gc, gpointer data)
 	if (is_ours(gc))
 		pxm_host_connection_down(gc);
 	pxm_glue_set_stream_features(gc, NULL);
+	if (pep_probes != NULL)
+		g_hash_table_remove(pep_probes, gc);
 }
 
 /* --- Disco features --------------------------------------------------- */
@@ -563,6 +611,8 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 			      PURPLE_CALLBACK(on_sending_xmlnode), NULL);
 	purple_signal_connect(prpl, "jabber-receiving-xmlnode", plugin,
 			      PURPLE_CALLBACK(on_receiving_xmlnode), NULL);
+	purple_signal_connect(conn, "signing-on", plugin,
+			      PURPLE_CALLBACK(on_signing_on), NULL);
 	purple_signal_connect(conn, "signed-on", plugin,
 			      PURPLE_CALLBACK(on_signed_on), NULL);
 	purple_signal_connect(conn, "signing-off", plugin,
@@ -593,6 +643,7 @@ pxm_glue_detach(PurplePlugin *plugin)
 		pxm_host_connection_down(l->data);
 	purple_signals_disconnect_by_handle(plugin);
 	g_clear_pointer(&stream_features, g_hash_table_unref);
+	g_clear_pointer(&pep_probes, g_hash_table_unref);
 	remove_features();
 	unwrap_sends(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	unwrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));

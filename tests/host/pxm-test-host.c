@@ -2637,6 +2637,26 @@ pxm_cmd_set_account(JsonObject *args, JsonBuilder *reply, GError **error)
 	return pxm_set_account_value(account, key, value, error);
 }
 
+/* The account's own avatar, as Pidgin's "Use this buddy icon for this
+ * account" sets it: purple_buddy_icons_set_account_icon(), which calls the
+ * prpl's set_buddy_icon when the account is online.  No "path" clears it. */
+static gboolean
+pxm_cmd_set_account_icon(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *path = pxm_arg_string_or(args, "path", NULL);
+	gchar *data = NULL;
+	gsize len = 0;
+
+	if (account == NULL)
+		return FALSE;
+	if (path != NULL && !g_file_get_contents(path, &data, &len, error))
+		return FALSE;
+	/* Takes the data. */
+	purple_buddy_icons_set_account_icon(account, (guchar *)data, len);
+	return TRUE;
+}
+
 /* The account's status by primitive ("available", "away",
  * "extended_away", "unavailable" (busy), "invisible"), as the status
  * selector sets it: account-status-changed, then the prpl's presence. */
@@ -3456,6 +3476,7 @@ static const struct {
 	{ "send_im", pxm_cmd_send_im },
 	{ "send_room", pxm_cmd_send_room },
 	{ "set_account", pxm_cmd_set_account },
+	{ "set_account_icon", pxm_cmd_set_account_icon },
 	{ "set_chat_setting", pxm_cmd_set_chat_setting },
 	{ "set_idle", pxm_cmd_set_idle },
 	{ "set_pref", pxm_cmd_set_pref },

@@ -443,6 +443,13 @@ class TestHost:
     def set_account(self, account, key, value):
         return self.cmd("set_account", account=account, key=key, value=value)
 
+    def set_account_icon(self, account, path=None):
+        """The account's avatar from the image file @path (None clears it)."""
+        fields = {"account": account}
+        if path is not None:
+            fields["path"] = path
+        return self.cmd("set_account_icon", **fields)
+
     def set_status(self, account, status):
         """The account's status by primitive: available, away, extended_away,
         unavailable (busy), invisible."""
