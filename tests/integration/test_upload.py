@@ -6,7 +6,12 @@ alice, bob a contact on slixmpp, carol a stranger."""
 
 import hashlib
 import os
+import socket
+import struct
+import sys
 import tempfile
+import threading
+import time
 
 import pxm_it
 from pxm_it import ServerTestCase
@@ -26,6 +31,81 @@ def oob_url(message):
         return None
     url = x.find("{%s}url" % NS_OOB)
     return url.text if url is not None else None
+
+
+class Socks5(threading.Thread):
+    """A tiny SOCKS5 proxy on loopback (no auth, CONNECT only) that records
+    where it was asked to connect and only connects to loopback."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.targets = []
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def recv(c, n):
+        data = b""
+        while len(data) < n:
+            more = c.recv(n - len(data))
+            if not more:
+                raise OSError("closed")
+            data += more
+        return data
+
+    def serve(self, c):
+        try:
+            _, n = self.recv(c, 2)
+            self.recv(c, n)
+            c.sendall(b"\x05\x00")
+            _, cmd, _, atyp = self.recv(c, 4)
+            if atyp == 3:
+                host = self.recv(c, self.recv(c, 1)[0]).decode()
+            elif atyp == 1:
+                host = socket.inet_ntoa(self.recv(c, 4))
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, self.recv(c, 16))
+            port = struct.unpack("!H", self.recv(c, 2))[0]
+            self.targets.append((host, port))
+            if host not in ("localhost", "127.0.0.1"):
+                c.sendall(b"\x05\x02\x00\x01" + bytes(6))
+                return
+            up = socket.create_connection(("127.0.0.1", port))
+            c.sendall(b"\x05\x00\x00\x01" + bytes(6))
+        except OSError:
+            c.close()
+            return
+
+        def pipe(a, b):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+            except OSError:
+                pass
+            for s_ in (a, b):
+                try:
+                    s_.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pipe, args=(c, up), daemon=True).start()
+        pipe(up, c)
 
 
 class Upload(ServerTestCase):
@@ -119,6 +199,116 @@ class Upload(ServerTestCase):
         self.assertEqual(oob_url(msg), msg["body"])
         self.assertEqual(bob.http_get(msg["body"]), data)
 
+    def storage_dir(self):
+        # Prosody's datamanager: data/<host, %-encoded>/http_file_share
+        return os.path.join(self.server.data_dir,
+                            self.info["upload"].replace(".", "%2e"),
+                            "http_file_share")
+
+    def storage(self):
+        d = self.storage_dir()
+        return set(os.listdir(d)) if os.path.isdir(d) else set()
+
+    def test_early_send_waits_for_discovery(self):
+        """A file sent right after sign-on, before discovery answered,
+        waits for it instead of failing."""
+        self.h = self.host()
+        self.h.set_pref(CA_PREF, self.info["ca"])
+        bob = self.peer("bob")
+        path, data = self.file("early.bin", 1000)
+        self.alice = self.online(self.h, "alice", xml=True, options={
+            "xmpp-modern-xep0313-mam": False,
+            "xmpp-modern-upload-mode": "always"})
+        self.h.send_file(self.alice, bob.bare, path)
+        evs = self.h.events()
+        sent_at = len(evs)
+        answered = [i for i, e in enumerate(evs) if e.get("event") == "xml"
+                    and e["dir"] == "in" and "urn:xmpp:http:upload:0"
+                    in e["xml"] and "from='%s'" % self.info["upload"]
+                    in e["xml"]]
+        msg = bob.wait_message(lambda m: m["body"] and "https://" in m["body"])
+        self.assertEqual(bob.http_get(msg["body"]), data)
+        self.assertFalse(self.h.events("notify"))
+        if answered and answered[0] < sent_at:
+            print("note: discovery had already answered", file=sys.stderr)
+
+    def test_room_menu_action(self):
+        self.start_host()
+        bob = self.peer("bob")
+        room = "menu@%s" % self.info["muc"]
+        bob.join_room(room, "bob")
+        self.h.add_chat(self.alice, room, alias="Menu room")
+        self.assertNotIn("Upload a File…", self.h.chat_menu(self.alice, room))
+        self.h.join_room(self.alice, room, "alice")
+        self.assertIn("Upload a File…", self.h.chat_menu(self.alice, room))
+        path, data = self.file("menu.txt", 4000)
+        self.h.chat_menu(self.alice, room, action="Upload a File…")
+        req = self.h.wait_for_request(lambda e: e["type"] == "file")
+        self.h.answer(req, value=path)
+        msg = bob.wait_message(lambda m: m["type"] == "groupchat"
+                               and m["body"] and "https://" in m["body"])
+        self.assertEqual(oob_url(msg), msg["body"])
+        self.assertEqual(bob.http_get(msg["body"]), data)
+
+    def test_proxy_honoured(self):
+        proxy = Socks5()
+        self._closers.append(proxy.close)
+        self.h = self.host()
+        self.h.set_pref(CA_PREF, self.info["ca"])
+        name = self.h.add_account(self.info, self.jid_of("alice"), options={
+            "xmpp-modern-xep0313-mam": False,
+            "xmpp-modern-upload-mode": "always"})
+        self.h.set_proxy(name, "socks5", host="127.0.0.1", port=proxy.port)
+        self.h.xml(name, True)
+        self.h.connect_and_wait(name)
+        self.h.wait_for("xml", lambda e: e["dir"] == "in"
+                        and "from='%s'" % self.info["upload"] in e["xml"]
+                        and "urn:xmpp:http:upload:0" in e["xml"])
+        bob = self.peer("bob")
+        path, data = self.file("proxied.bin", 5000)
+        self.h.send_file(name, bob.bare, path)
+        msg = bob.wait_message(lambda m: m["body"] and "https://" in m["body"])
+        self.assertEqual(bob.http_get(msg["body"]), data)
+        # The PUT went through the proxy, the name resolved by it.
+        self.assertIn(("localhost", self.info["https_port"]), proxy.targets)
+
+    def test_dead_proxy_fails(self):
+        self.start_host()
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))
+        port = dead.getsockname()[1]
+        dead.close()
+        self.h.set_proxy(self.alice, "socks5", host="127.0.0.1", port=port)
+        bob = self.peer("bob")
+        before = self.storage()
+        path, _ = self.file("noproxy.bin", 3000)
+        self.h.send_file(self.alice, bob.bare, path)
+        note = self.h.wait_for("notify", lambda e: "file server" in (
+            e.get("secondary") or ""), timeout=30)
+        self.assertIn("Could not reach", note["secondary"])
+        # No direct connection instead: the server got no file.
+        self.assertEqual(self.storage(), before)
+        with self.assertRaises(AssertionError):
+            bob.wait_message(lambda m: m["body"] and "https://" in m["body"],
+                             timeout=1)
+
+    def test_http_500(self):
+        self.start_host()
+        bob = self.peer("bob")
+        d = self.storage_dir()
+        self.assertTrue(os.path.isdir(d))  # earlier uploads made it
+        mode = os.stat(d).st_mode
+        os.chmod(d, 0o555)
+        self._closers.append(lambda: os.chmod(d, mode))
+        path, _ = self.file("e500.bin", 2000)
+        self.h.send_file(self.alice, bob.bare, path)
+        note = self.h.wait_for("notify", lambda e: "HTTP" in (
+            e.get("secondary") or ""), timeout=30)
+        self.assertIn("HTTP 500", note["secondary"])
+        with self.assertRaises(AssertionError):
+            bob.wait_message(lambda m: m["body"] and "https://" in m["body"],
+                             timeout=1)
+
     def test_too_large_refused_before_slot(self):
         self.start_host()
         bob = self.peer("bob")
@@ -136,6 +326,7 @@ class Upload(ServerTestCase):
         self.start_host()
         bob = self.peer("bob")
         path, _ = self.file("cancel.bin", 15 * 1024 * 1024)
+        before = self.storage()
         self.h.send_file(self.alice, bob.bare, path)
         prog = self.h.wait_for("xfer", lambda e: e["type"] == "send"
                                and e["stage"] == "progress"
@@ -143,6 +334,9 @@ class Upload(ServerTestCase):
         self.h.cancel_xfer(prog["id"])
         end = self.xfer_end(prog["id"])
         self.assertEqual(end["status"], "cancel_local")
+        # The server kept nothing, not even a partial file.
+        time.sleep(0.5)
+        self.assertEqual(self.storage(), before)
         # No link was sent.
         with self.assertRaises(AssertionError):
             bob.wait_message(lambda m: m["body"] and "https://" in m["body"],

@@ -311,34 +311,25 @@ on_slot(PxmUploadSlot *slot, const GError *error, gpointer data)
 	job->http = pxm_http_start(&req);
 }
 
+/* The OMEMO extension's account setting (on by default, manifest). */
+#define OMEMO_ENABLED_SETTING "xmpp-modern-xep0384-omemo"
+
 static void
-upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
+upload_go(Job *job, gboolean encrypt)
 {
-	Job *job = data;
 	PurpleXfer *xfer = job->xfer;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *bare = NULL;
 	g_autofree char *content_type = NULL;
 	guint64 max_size = 0;
 	guint64 size;
 	const char *name;
 
-	/* Cancelled while waiting, or the account went offline. */
 	if (xfer == NULL || job->state == NULL)
 		return;
-	if (wait_error != NULL) {
-		job_fail(job, wait_error->message);
-		return;
-	}
-	if (pxm_upload_state_service(job->state, &max_size, NULL) == NULL) {
-		job_fail(job, _("Your server offers no file upload "
-				"(XEP-0363)."));
-		return;
-	}
+	pxm_upload_state_service(job->state, &max_size, NULL);
 	size = purple_xfer_get_size(xfer);
 	name = purple_xfer_get_filename(xfer);
-	bare = pxm_jid_bare_dup(job->who);
-	if (pxm_upload_is_encrypted(job->account, bare)) {
+	if (encrypt) {
 		pxm_aesgcm_random(job->key, sizeof(job->key));
 		pxm_aesgcm_random(job->iv, PXM_AESGCM_IV_LEN);
 		job->iv_len = PXM_AESGCM_IV_LEN;
@@ -367,6 +358,125 @@ upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
 		content_type != NULL ? content_type
 				     : "application/octet-stream",
 		on_slot, job_ref(job), job_unref);
+}
+
+typedef struct {
+	Job *job;      /* a reference */
+	guint refs;    /* one per IQ (its GDestroyNotify) */
+	guint pending; /* replies to come */
+	gboolean devices;
+} Probe;
+
+static void
+probe_free(Probe *p)
+{
+	job_unref(p->job);
+	g_free(p);
+}
+
+static gboolean
+has_device(xmlnode *node)
+{
+	for (xmlnode *c = node != NULL ? node->child : NULL; c != NULL;
+	     c = c->next) {
+		if (c->type != XMLNODE_TYPE_TAG)
+			continue;
+		if (g_str_equal(c->name, "device") &&
+		    xmlnode_get_attrib(c, "id") != NULL)
+			return TRUE;
+		if (has_device(c))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+on_probe(PxmAccount *account, xmlnode *result, const GError *error,
+	 gpointer data)
+{
+	Probe *p = data;
+
+	if (has_device(pxm_xml_child(result, "pubsub", PXM_NS_PUBSUB)))
+		p->devices = TRUE;
+	if (--p->pending == 0)
+		upload_go(p->job, p->devices);
+}
+
+static void
+probe_unref(gpointer data)
+{
+	Probe *p = data;
+
+	if (--p->refs == 0)
+		probe_free(p);
+}
+
+/*
+ * OMEMO decides whether a message to a contact whose devices it has not
+ * fetched yet is encrypted only when it sends it, i.e. after the upload.
+ * The file must not lie in clear on the server when its link then
+ * travels encrypted, nor be an aesgcm:// link a contact without OMEMO
+ * cannot open: ask for the contact's device lists (both versions) as
+ * OMEMO would, and encrypt when there are devices and OMEMO is on by
+ * default for the account.
+ */
+static void
+probe_devices(Job *job, const char *bare)
+{
+	static const char *const nodes[] = { PXM_NS_OMEMO_DEVICES,
+					     PXM_NS_OMEMO_LEGACY_DEVICELIST };
+	Probe *p = g_new0(Probe, 1);
+
+	p->job = job_ref(job);
+	p->pending = G_N_ELEMENTS(nodes);
+	p->refs = G_N_ELEMENTS(nodes);
+	for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
+		xmlnode *iq = xmlnode_new("iq");
+		xmlnode *pubsub = xmlnode_new_child(iq, "pubsub");
+		xmlnode *items;
+
+		xmlnode_set_attrib(iq, "type", "get");
+		xmlnode_set_attrib(iq, "to", bare);
+		xmlnode_set_namespace(pubsub, PXM_NS_PUBSUB);
+		items = xmlnode_new_child(pubsub, "items");
+		xmlnode_set_attrib(items, "node", nodes[i]);
+		xmlnode_set_attrib(items, "max_items", "1");
+		pxm_account_send_iq(job->account, iq, 0, on_probe, p,
+				    probe_unref);
+	}
+}
+
+static void
+upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
+{
+	Job *job = data;
+	PurpleAccount *pa = pxm_account_get_purple(job->account);
+	g_autofree char *bare = NULL;
+
+	/* Cancelled while waiting, or the account went offline. */
+	if (job->xfer == NULL || job->state == NULL)
+		return;
+	if (wait_error != NULL) {
+		job_fail(job, wait_error->message);
+		return;
+	}
+	if (pxm_upload_state_service(job->state, NULL, NULL) == NULL) {
+		job_fail(job, _("Your server offers no file upload "
+				"(XEP-0363)."));
+		return;
+	}
+	bare = pxm_jid_bare_dup(job->who);
+	if (bare != NULL && pxm_upload_is_encrypted(job->account, bare)) {
+		upload_go(job, TRUE);
+		return;
+	}
+	if (bare != NULL && !job->groupchat && pa != NULL &&
+	    purple_account_get_bool(pa, OMEMO_ENABLED_SETTING, TRUE) &&
+	    purple_account_get_bool(pa, PXM_SETTING_OMEMO_DEFAULT, TRUE)) {
+		probe_devices(job, bare);
+		return;
+	}
+	upload_go(job, FALSE);
 }
 
 static void
