@@ -16,6 +16,7 @@
 /* XEP-0045: Multi-User Chat */
 #define PXM_NS_MUC "http://jabber.org/protocol/muc"
 #define PXM_NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define PXM_NS_MUC_ADMIN "http://jabber.org/protocol/muc#admin"
 
 /* XEP-0048: Bookmarks */
 #define PXM_NS_BOOKMARKS_LEGACY "storage:bookmarks"

@@ -17,6 +17,7 @@
 
 #include "omemo-identity.h"
 #include "omemo-protocol.h"
+#include "omemo-rooms.h"
 #include "omemo-trust-ui.h"
 #include "xep0384-omemo.h"
 
@@ -39,6 +40,7 @@ struct PxmOmemo {
 	GHashTable *told;
 	/* Conversations told this session that they are encrypted. */
 	GHashTable *announced;
+	PxmOmemoRooms *rooms; /* private rooms (omemo-rooms.c) */
 };
 
 typedef struct PxmOmemo State;
@@ -82,6 +84,12 @@ pxm_omemo_get_engine(PxmOmemo *state)
 	return state->engine;
 }
 
+PxmOmemoRooms *
+pxm_omemo_get_rooms(PxmOmemo *state)
+{
+	return state->rooms;
+}
+
 static char *
 list_key_dup(guint version, const char *jid)
 {
@@ -92,7 +100,9 @@ static void
 notice(State *state, const char *jid, const char *html)
 {
 	purple_debug_info(ID, "notice in %s\n", jid);
-	pxm_presenter_notice(state->account, jid, FALSE, html);
+	pxm_presenter_notice(state->account, jid,
+			     pxm_omemo_rooms_is_joined(state->rooms, jid),
+			     html);
 }
 
 /* The state is visible: the first encrypted message of a conversation
@@ -417,12 +427,13 @@ typedef struct {
 } Target;
 
 typedef struct {
-	State *state;    /* borrowed: jobs live in state->jobs */
-	char *to;        /* as the conversation names it */
-	char *jid;       /* the contact, bare */
-	char *body;      /* plain text */
-	char *html;      /* as typed, for the local echo */
-	gboolean decide; /* no explicit setting: encrypt only if devices */
+	State *state;       /* borrowed: jobs live in state->jobs */
+	char *to;           /* as the conversation names it */
+	char *jid;          /* the contact, bare */
+	char *body;         /* plain text */
+	char *html;         /* as typed, for the local echo */
+	gboolean decide;    /* no explicit setting: encrypt only if devices */
+	gboolean groupchat; /* jid is a room: encrypt for its members */
 	JobPhase phase;
 	guint outstanding;
 	GPtrArray *targets; /* Target* */
@@ -584,7 +595,9 @@ encrypt_for(State *state, Job *job, guint version, guint *n_contact,
 		}
 		pxm_omemo_encrypted_add_key(m, t->jid, t->device, kex, key);
 		n++;
-		if (g_str_equal(t->jid, job->jid))
+		if (g_str_equal(t->jid, job->jid) ||
+		    (job->groupchat &&
+		     !pxm_account_is_own_bare_jid(state->account, t->jid)))
 			(*n_contact)++;
 	}
 	if (n == 0) {
@@ -598,6 +611,8 @@ encrypt_for(State *state, Job *job, guint version, guint *n_contact,
 	return pxm_omemo_encrypted_build(m);
 }
 
+static gboolean room_covered(State *state, Job *job);
+
 static void
 job_finish(State *state, Job *job)
 {
@@ -605,6 +620,8 @@ job_finish(State *state, Job *job)
 	xmlnode *enc4, *enc3, *msg, *eme, *copy;
 	guint n_contact = 0;
 
+	if (job->groupchat && !room_covered(state, job))
+		return;
 	enc4 = encrypt_for(state, job, 4, &n_contact, &error);
 	enc3 = error == NULL ? encrypt_for(state, job, 3, &n_contact, &error)
 			     : NULL;
@@ -634,6 +651,8 @@ job_finish(State *state, Job *job)
 		return;
 	}
 	msg = new_message(job->to);
+	if (job->groupchat)
+		xmlnode_set_attrib(msg, "type", "groupchat");
 	if (enc4 != NULL)
 		xmlnode_insert_child(msg, enc4);
 	if (enc3 != NULL)
@@ -652,7 +671,12 @@ job_finish(State *state, Job *job)
 	copy = xmlnode_copy(msg);
 	pxm_account_send(state->account, msg);
 	announce(state, job->jid);
-	echo(state, job, copy);
+	if (job->groupchat)
+		pxm_omemo_rooms_remember_sent(state->rooms, job->jid,
+					      xmlnode_get_attrib(copy, "id"),
+					      job->body, job->html);
+	else
+		echo(state, job, copy);
 	xmlnode_free(copy);
 	if (job->problems->len > 0) {
 		g_autofree char *html = g_strdup_printf(
@@ -766,7 +790,8 @@ trusted(State *state, Job *job, const char *jid, guint32 device)
 		purple_debug_info(ID, "device %u of %s is not trusted\n",
 				  device, jid);
 		g_hash_table_add(state->told, g_steal_pointer(&key));
-		pxm_omemo_trust_ui_untrusted(state, job->jid, jid, device);
+		pxm_omemo_trust_ui_untrusted(
+			state, job->groupchat ? jid : job->jid, jid, device);
 	}
 	return FALSE;
 }
@@ -803,6 +828,97 @@ add_targets(State *state, Job *job, const char *jid)
 }
 
 static void
+kick_jobs_cb(gpointer data)
+{
+	kick_jobs(data);
+}
+
+/* Rooms: the room must be private, and every member's device lists are
+ * needed (they are published open, so members who are not contacts can
+ * be read). */
+static gboolean
+room_lists(State *state, Job *job)
+{
+	g_autoptr(GPtrArray) members = NULL;
+	g_autofree char *refusal = NULL;
+	gboolean ready = TRUE;
+
+	if (!pxm_omemo_rooms_ready(state->rooms, job->jid))
+		return FALSE;
+	refusal = pxm_omemo_rooms_refusal_dup(state->rooms, job->jid);
+	if (refusal != NULL) {
+		refuse(state, job, refusal);
+		g_ptr_array_remove(state->jobs, job);
+		return FALSE;
+	}
+	members = pxm_omemo_rooms_members_dup(state->rooms, job->jid);
+	for (guint i = 0; i < members->len; i++)
+		for (guint version = 3; version <= 4; version++)
+			ready = ensure_list(state, members->pdata[i],
+					    version) &&
+				ready;
+	return ready;
+}
+
+static void
+room_add_targets(State *state, Job *job)
+{
+	g_autoptr(GPtrArray) members = pxm_omemo_rooms_members_dup(state->rooms,
+								   job->jid);
+
+	for (guint i = 0; i < members->len; i++)
+		add_targets(state, job, members->pdata[i]);
+}
+
+/* Issue 5: members without OMEMO are named, and the message is not sent
+ * (encrypting for some members only would leave the others unable to
+ * read it without anyone noticing). */
+static gboolean
+room_covered(State *state, Job *job)
+{
+	g_autoptr(GPtrArray) members = pxm_omemo_rooms_members_dup(state->rooms,
+								   job->jid);
+	g_autoptr(GString) missing = g_string_new(NULL);
+	g_autofree char *why = NULL;
+
+	for (guint i = 0; i < members->len; i++) {
+		const char *m = members->pdata[i];
+		gboolean covered = FALSE;
+
+		for (guint j = 0; j < job->targets->len && !covered; j++) {
+			const Target *t = job->targets->pdata[j];
+
+			covered = g_str_equal(t->jid, m) &&
+				  pxm_omemo_engine_has_session(
+					  state->engine, t->version, t->jid,
+					  t->device);
+		}
+		if (!covered) {
+			g_autofree char *name = g_markup_escape_text(m, -1);
+
+			g_string_append_printf(missing, "%s%s",
+					       missing->len > 0 ? ", " : "",
+					       name);
+		}
+	}
+	if (members->len == 0)
+		why = g_strdup(_("there is no other member in this room to "
+				 "encrypt for."));
+	else if (missing->len > 0)
+		why = g_strdup_printf(
+			/* TRANSLATORS: %s: addresses; then details */
+			_("these members cannot read OMEMO messages in this "
+			  "room (no OMEMO device, no usable keys, or not "
+			  "trusted): %s. Type /omemo off to send without "
+			  "encryption.%s"),
+			missing->str, job->problems->str);
+	if (why == NULL)
+		return TRUE;
+	refuse(state, job, why);
+	return FALSE;
+}
+
+static void
 job_remove(State *state, Job *job)
 {
 	g_ptr_array_remove(state->jobs, job);
@@ -815,9 +931,14 @@ job_step(State *state, gpointer data)
 	const char *own = pxm_account_get_bare_jid(state->account);
 	gboolean ready = TRUE;
 
+	if (job->phase == JOB_LISTS && job->groupchat &&
+	    !room_lists(state, job))
+		return;
 	if (job->phase == JOB_LISTS) {
 		for (guint version = 3; version <= 4; version++) {
-			ready = ensure_list(state, job->jid, version) && ready;
+			if (!job->groupchat)
+				ready = ensure_list(state, job->jid, version) &&
+					ready;
 			ready = ensure_list(state, own, version) && ready;
 		}
 		if (!ready)
@@ -827,7 +948,10 @@ job_step(State *state, gpointer data)
 			job_remove(state, job);
 			return;
 		}
-		add_targets(state, job, job->jid);
+		if (job->groupchat)
+			room_add_targets(state, job);
+		else
+			add_targets(state, job, job->jid);
 		add_targets(state, job, own);
 		job->phase = JOB_SESSIONS;
 		for (guint i = 0; i < job->targets->len; i++) {
@@ -856,8 +980,8 @@ pxm_omemo_send_message(PxmOmemo *state, const char *to, const char *html,
 	char *plain = NULL;
 	Job *job;
 
-	/* Rooms come later: they are not encrypted yet. */
-	if (groupchat || jid == NULL)
+	/* Rooms: only when the user turned OMEMO on (omemo-rooms.c). */
+	if (jid == NULL || (groupchat && !pxm_omemo_is_encrypted(state, jid)))
 		return PXM_SEND_NOT_MINE;
 	setting = conversation_setting_dup(state, jid);
 	if (g_strcmp0(setting, "off") == 0 ||
@@ -877,6 +1001,7 @@ pxm_omemo_send_message(PxmOmemo *state, const char *to, const char *html,
 	job->body = plain;
 	job->html = g_strdup(html);
 	job->decide = setting == NULL;
+	job->groupchat = groupchat;
 	job->targets =
 		g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
 	job->problems = g_string_new(NULL);
@@ -907,6 +1032,12 @@ cannot_decrypt(State *state, const PxmStanza *st, const char *jid,
 		/* TRANSLATORS: %s: a JID, %u: a device number, %s: why */
 		_("Could not decrypt a message from %s (device %u): %s"), who,
 		device, why);
+	if (g_strcmp0(st->type, "groupchat") == 0) {
+		g_autofree char *room = pxm_jid_bare_dup(st->from);
+
+		pxm_presenter_notice(state->account, room, TRUE, html);
+		return;
+	}
 	notice(state, st->sent_by_me ? st->to != NULL ? st->to : jid : jid,
 	       html);
 }
@@ -941,13 +1072,25 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 	const PxmOmemoKey *key = NULL;
 	xmlnode *encs[2];
 
-	if (st->message == NULL || g_strcmp0(st->type, "groupchat") == 0 ||
-	    g_strcmp0(st->type, "error") == 0)
+	if (st->message == NULL || g_strcmp0(st->type, "error") == 0)
 		return PXM_VERDICT_CONTINUE;
-	sender = st->sent_by_me ? g_strdup(own) : pxm_jid_bare_dup(st->from);
 	peer = pxm_jid_bare_dup(st->sent_by_me ? st->to : st->from);
 	encs[0] = find_encrypted(st->message, PXM_NS_OMEMO);
 	encs[1] = find_encrypted(st->message, PXM_NS_OMEMO_LEGACY);
+	if (g_strcmp0(st->type, "groupchat") == 0) {
+		PxmVerdict verdict;
+
+		/* The sender is the occupant's real JID (omemo-rooms.c). */
+		if (!pxm_omemo_rooms_incoming(
+			    state->rooms, st,
+			    peer != NULL && pxm_omemo_is_encrypted(state, peer),
+			    encs[0] != NULL || encs[1] != NULL, &sender,
+			    &verdict))
+			return verdict;
+	} else {
+		sender = st->sent_by_me ? g_strdup(own)
+					: pxm_jid_bare_dup(st->from);
+	}
 	if (encs[0] == NULL && encs[1] == NULL) {
 		/* Issue 5: plaintext in an encrypted conversation is shown
 		 * with a warning. */
@@ -1105,6 +1248,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	g_autofree char *jid = NULL;
 	guint version;
 
+	if (st->kind == PXM_STANZA_PRESENCE)
+		return pxm_omemo_rooms_presence(state->rooms, st);
 	if (node == NULL || st->message != st->stanza)
 		return PXM_VERDICT_CONTINUE;
 	if (g_str_equal(node, PXM_NS_OMEMO_DEVICES))
@@ -1174,8 +1319,7 @@ pxm_omemo_encrypt_stage(PxmOmemo *state, PxmStanza *st)
 {
 	g_autofree char *jid = NULL;
 
-	if (g_strcmp0(st->type, "groupchat") == 0 ||
-	    g_strcmp0(st->type, "error") == 0 ||
+	if (g_strcmp0(st->type, "error") == 0 ||
 	    !has_element(st->stanza, "body", NULL) ||
 	    has_element(st->stanza, "encrypted", PXM_NS_OMEMO) ||
 	    has_element(st->stanza, "encrypted", PXM_NS_OMEMO_LEGACY))
@@ -1364,6 +1508,18 @@ command(PxmAccount *account, gpointer data, PurpleConversation *conv,
 	}
 	words = g_strsplit_set(args != NULL ? args : "status", " \t", 2);
 	verb = words[0] != NULL ? words[0] : "status";
+	if (purple_conversation_get_type(conv) == PURPLE_CONV_TYPE_CHAT) {
+		PurpleCmdRet ret;
+
+		if (pxm_omemo_rooms_command(state->rooms,
+					    pxm_omemo_is_encrypted(state, jid),
+					    jid, verb, &ret, &text, error)) {
+			g_hash_table_remove(state->announced, jid);
+			if (text != NULL)
+				write_system(conv, text);
+			return ret;
+		}
+	}
 	if (g_str_equal(verb, "on") || g_str_equal(verb, "off")) {
 		set_conversation_setting(state, jid, verb);
 		g_hash_table_remove(state->announced, jid);
@@ -1409,7 +1565,7 @@ static const PxmCommand commands[] = {
 	  N_("omemo [on | off | status | fingerprints | trust FINGERPRINT | "
 	     "untrust FINGERPRINT]: end-to-end encryption of this "
 	     "conversation with OMEMO."),
-	  TRUE, FALSE, command },
+	  TRUE, TRUE, command },
 	{ NULL },
 };
 
@@ -1470,6 +1626,7 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 					    NULL);
 	state->announced = g_hash_table_new_full(g_str_hash, g_str_equal,
 						 g_free, NULL);
+	state->rooms = pxm_omemo_rooms_new(state->account, kick_jobs_cb, state);
 	for (guint version = 3; version <= 4; version++)
 		ensure_list(state, own, version);
 	publish_bundles(state);
@@ -1488,6 +1645,7 @@ pxm_omemo_free(PxmOmemo *state)
 		refuse(state, job, _("the account went offline."));
 	}
 	g_ptr_array_set_size(state->jobs, 0);
+	g_clear_pointer(&state->rooms, pxm_omemo_rooms_free);
 	state_unref(state);
 }
 

@@ -23,6 +23,8 @@ void pxm_omemo_free(PxmOmemo *state);
 /* (transfer none): for the trust UI and rooms (omemo-trust-ui.c). */
 PxmAccount *pxm_omemo_get_account(PxmOmemo *state);
 struct PxmOmemoEngine *pxm_omemo_get_engine(PxmOmemo *state);
+/* (transfer none): the private rooms part (omemo-rooms.c). */
+struct PxmOmemoRooms *pxm_omemo_get_rooms(PxmOmemo *state);
 
 /**
  * pxm_omemo_is_encrypted:
