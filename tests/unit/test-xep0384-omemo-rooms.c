@@ -233,25 +233,6 @@ pump(void)
 	}
 }
 
-/* Delivers IQ answers only; messages stay queued (returned). */
-static GPtrArray *
-pump_iqs(void)
-{
-	GPtrArray *messages = g_ptr_array_new();
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		if (g_str_equal(d->node->name, "iq")) {
-			receive(d->to, d->node);
-			xmlnode_free(d->node);
-			g_free(d);
-		} else {
-			g_ptr_array_add(messages, d);
-		}
-	}
-	return messages;
-}
-
 static Peer *
 peer_new(const char *jid)
 {
