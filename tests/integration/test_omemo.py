@@ -88,6 +88,24 @@ class Omemo(ServerTestCase):
     def test_both_versions_prefers_omemo2(self):
         self.both_ways(("twomemo", "oldmemo"), "twomemo")
 
+    def test_correction_encrypted(self):
+        """/correct in an encrypted conversation: the new text is
+        encrypted (the ENCRYPT stage, sessions being there), <replace/>
+        stays outside; the peer decrypts it."""
+        host, acc, peer = self.both_ways(("twomemo", "oldmemo"), "twomemo")
+        them = peer.jid.split("/")[0]
+        fixed = "corrigé " + uuid.uuid4().hex[:6]
+        r = host.command(acc, them, "correct " + fixed)
+        self.assertEqual(r["status"], "ok", r)
+        m = peer.wait_decrypted(lambda m: m["body"] == fixed,
+                                timeout=TIMEOUT)
+        self.assertIn("urn:xmpp:message-correct:0", m["xml"])
+        self.assert_not_on_wire(host, fixed)
+        peer.assert_no_plaintext(fixed)
+        self.assertFalse(host.events(
+            "conv_write", lambda e: "not sent in the clear" in
+            (e.get("text") or "")))
+
     def test_default_off(self):
         """With the account option off, a contact with OMEMO gets plaintext
         until /omemo on."""

@@ -107,20 +107,48 @@ class StreamManagement(ServerTestCase):
         received once."""
         host = self.host()
         alice, relay = self.relayed(host, "alice")
-        bob = self.peer("bob")
+        # dave: a contact without OMEMO ("bob" is a host account with
+        # OMEMO devices in another test of this class, same server).
+        dave = self.peer("dave")
+        # A conversation under way: dave's device lists (none) are known,
+        # so the message goes to the prpl at once (OMEMO holds a message
+        # to a contact it knows nothing of: see the next test).
+        dave.send_message(self.jid("alice"), "bonjour")
+        host.wait_for_conv_write(alice, self.jid("dave"), text="bonjour")
+        time.sleep(1)
         text = "envoyé pendant la coupure"
         relay.mode = "hole"
-        host.send_im(alice, self.jid("bob"), text)
+        host.send_im(alice, self.jid("dave"), text)
         self.drop_and_reconnect(host, alice, relay)
-        m = bob.wait_message(lambda m: m["body"] == text, timeout=20)
+        m = dave.wait_message(lambda m: m["body"] == text, timeout=20)
         time.sleep(2)
-        self.assertFalse([x for x in bob.pending_messages()
+        self.assertFalse([x for x in dave.pending_messages()
                           if x["body"] == text])
         # prpl-jabber did send it again (XEP-0198 queue), with the same
         # origin-id (our compose stage is idempotent).
         copies = self.sent_copies(host, alice, text)
         self.assertGreaterEqual(len(copies), 2, copies)
         self.assertIn("urn:xmpp:sid:0", m["xml"])
+
+    def test_typed_to_new_contact_while_link_dead_arrives_once(self):
+        """To a contact whose OMEMO devices are not known yet, OMEMO holds
+        the message while it asks; the link dies meanwhile: the message
+        waits (the user is told) and is sent once after the reconnect."""
+        host = self.host()
+        alice, relay = self.relayed(host, "alice")
+        carol = self.peer("carol")
+        text = "écrit à une nouvelle personne pendant la coupure"
+        relay.mode = "hole"
+        host.send_im(alice, self.jid("carol"), text)
+        self.drop_and_reconnect(host, alice, relay)
+        host.wait_for_conv_write(alice, self.jid("carol"), text="Not sent yet")
+        carol.wait_message(lambda m: m["body"] == text, timeout=20)
+        time.sleep(2)
+        self.assertFalse([x for x in carol.pending_messages()
+                          if x["body"] == text])
+        shown = [w for w in host.conv_writes(alice, self.jid("carol"))
+                 if "send" in w.get("flags", []) and text in w["text"]]
+        self.assertEqual(len(shown), 1, shown)
 
     def test_ack_lost_shown_once(self):
         """The server got it but its ack was lost: prpl-jabber sends it
@@ -129,6 +157,9 @@ class StreamManagement(ServerTestCase):
         host = self.host()
         alice, relay = self.relayed(host, "alice")
         bob = self.online(host, "bob", xml=True)
+        # A plaintext conversation (bob has OMEMO: the default would
+        # encrypt it, and the test reads the text on the wire).
+        host.set_account(alice, "xmpp-modern-omemo-default", False)
         text = "accusé de réception perdu"
         relay.mode = "no-acks"
         host.send_im(alice, self.jid("bob"), text)

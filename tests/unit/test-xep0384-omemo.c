@@ -651,6 +651,7 @@ teardown(Fixture *f, gconstpointer data)
 	g_ptr_array_unref(peers);
 	g_hash_table_unref(pep);
 	pxm_host_shutdown();
+	pxm_omemo_outbox_refuse_all("test over");
 }
 
 static PxmOmemo *
@@ -804,6 +805,70 @@ test_replay(Fixture *f, gconstpointer data)
 }
 
 static void
+strip_prekey(xmlnode *node)
+{
+	for (xmlnode *c = node->child; c != NULL; c = c->next)
+		if (c->type == XMLNODE_TYPE_TAG)
+			strip_prekey(c);
+	if (g_str_equal(node->name, "key"))
+		xmlnode_remove_attrib(node, "prekey");
+}
+
+/* purple-lurch 0.7 sends legacy key exchanges without prekey="true": the
+ * serialized form tells a PreKeyWhisperMessage from a WhisperMessage. */
+static void
+test_legacy_kex_unflagged(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) messages = NULL;
+	g_autoptr(xmlnode) enc = NULL;
+	g_autoptr(PxmOmemoEncrypted) m = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *before = NULL, *after = NULL;
+	Delivery *d;
+
+	forget_node("juliet@capulet.lit", PXM_NS_OMEMO_DEVICES);
+	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit",
+			       "no flag", FALSE);
+	messages = pump_iqs();
+	g_assert_cmpuint(messages->len, ==, 1);
+	d = messages->pdata[0];
+	before = xmlnode_to_str(d->node, NULL);
+	g_assert_nonnull(strstr(before, "prekey='true'"));
+	strip_prekey(d->node);
+	after = xmlnode_to_str(d->node, NULL);
+	g_assert_null(strstr(after, "prekey="));
+	receive(d->to, d->node);
+	xmlnode_free(d->node);
+	g_free(d);
+	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
+	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "no flag");
+	/* A WhisperMessage (0x33, then field 1: tag 0x0a) stays one; other
+	 * legacy bytes after 0x33 mean a key exchange; OMEMO 2 keeps its flag
+	 * only. */
+	enc = pxm_test_parse(
+		"<encrypted xmlns='eu.siacs.conversations.axolotl'>"
+		"<header sid='1'><key rid='2'>MwoB</key><key rid='3'>MwgB</key>"
+		"<key rid='4'>Mw==</key><iv>MDEyMzQ1Njc4OWFi</iv></header>"
+		"</encrypted>");
+	m = pxm_omemo_encrypted_parse(enc, &error);
+	g_assert_no_error(error);
+	g_assert_false(pxm_omemo_encrypted_find_key(m, NULL, 2)->kex);
+	g_assert_true(pxm_omemo_encrypted_find_key(m, NULL, 3)->kex);
+	g_assert_false(pxm_omemo_encrypted_find_key(m, NULL, 4)->kex);
+	g_clear_pointer(&m, pxm_omemo_encrypted_free);
+	g_clear_pointer(&enc, xmlnode_free);
+	enc = pxm_test_parse("<encrypted xmlns='urn:xmpp:omemo:2'><header "
+			     "sid='1'><keys jid='juliet@capulet.lit'><key "
+			     "rid='3'>MwgB</key></keys></header></encrypted>");
+	m = pxm_omemo_encrypted_parse(enc, &error);
+	g_assert_no_error(error);
+	g_assert_false(
+		pxm_omemo_encrypted_find_key(m, "juliet@capulet.lit", 3)->kex);
+	/* The session it started carries on. */
+	exchange(f, "and on");
+}
+
+static void
 test_tampered(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GPtrArray) messages = NULL;
@@ -936,6 +1001,122 @@ test_plaintext_guard(Fixture *f, gconstpointer data)
 					"</message>"));
 	g_assert_cmpuint(count_with(f->romeo->sent, "leak"), ==, 0);
 	pump();
+}
+
+/* Issue 5: a correction composed by another extension is encrypted in
+ * place (the session exists), <replace/> outside, and arrives decrypted
+ * as a correction; a resend of the same stanza is left alone. */
+static void
+test_correction_encrypted(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) messages = NULL;
+	g_autoptr(xmlnode) msg = NULL;
+	g_autofree char *again = NULL;
+	const char *xml_text = "<message to='juliet@capulet.lit' type='chat' "
+			       "id='c1'><body>new words</body><replace "
+			       "xmlns='urn:xmpp:message-correct:0' id='m1'/>"
+			       "</message>";
+	PxmStanza st;
+	Delivery *d;
+
+	exchange(f, "old wrds");
+	g_assert_true(pxm_account_set_active(
+		f->juliet->account,
+		pxm_test_extension_index("xep0359-stanza-id"), TRUE));
+	g_assert_true(pxm_account_set_active(
+		f->juliet->account,
+		pxm_test_extension_index("xep0308-correction"), TRUE));
+	pxm_account_send(f->romeo->account, pxm_test_parse(xml_text));
+	g_assert_cmpuint(count_with(f->romeo->sent, "new words"), ==, 0);
+	g_assert_cmpuint(count_with(f->romeo->sent, "not sent in the clear"),
+			 ==, 0);
+	again = g_strdup(f->romeo->sent->pdata[f->romeo->sent->len - 1]);
+	g_assert_nonnull(strstr(again, "<encrypted xmlns='urn:xmpp:omemo:2'"));
+	g_assert_nonnull(strstr(again, "<replace xmlns='urn:xmpp:message-"
+				       "correct:0' id='m1'/>"));
+	g_assert_nonnull(strstr(again, "<encryption xmlns='urn:xmpp:eme:0'"));
+	messages = pump_iqs();
+	g_assert_cmpuint(messages->len, ==, 1);
+	d = messages->pdata[0];
+	pxm_stanza_init(&st, d->node, FALSE);
+	/* Shown by the presenter (it has html). */
+	g_assert_cmpint(pxm_pipeline_incoming(f->juliet->account, &st), ==,
+			PXM_VERDICT_CONSUMED);
+	g_assert_true(st.encrypted);
+	g_assert_cmpstr(st.body, ==, "new words");
+	g_assert_nonnull(strstr(st.html, "✎"));
+	g_assert_nonnull(strstr(st.html, "new words"));
+	pxm_stanza_clear(&st);
+	xmlnode_free(d->node);
+	g_free(d);
+	/* The prpl's resend of the encrypted stanza goes out unchanged. */
+	msg = pxm_test_parse(again);
+	pxm_stanza_init(&st, msg, TRUE);
+	pxm_pipeline_outgoing(f->romeo->account, &st);
+	pxm_stanza_clear(&st);
+	g_free(again);
+	again = xmlnode_to_str(msg, NULL);
+	g_assert_cmpstr(again, ==,
+			f->romeo->sent->pdata[f->romeo->sent->len - 1]);
+}
+
+/* Without a session for every device, the body is removed instead. */
+static void
+test_correction_no_session(Fixture *f, gconstpointer data)
+{
+	PxmOmemoStore *store = NULL;
+	g_autoptr(GArray) ids = NULL;
+	guint32 phone = 4242;
+
+	exchange(f, "hello");
+	/* Juliet's new phone: listed, no session yet. */
+	store = pxm_omemo_engine_get_store(
+		pxm_omemo_get_engine(omemo(f->romeo)));
+	ids = pxm_omemo_store_get_devices(store, "juliet@capulet.lit", 4);
+	g_array_append_val(ids, phone);
+	pxm_omemo_store_set_devices(store, "juliet@capulet.lit", 4, ids);
+	pxm_account_send(
+		f->romeo->account,
+		pxm_test_parse("<message to='juliet@capulet.lit' "
+			       "type='chat'><body>fixed</body><replace "
+			       "xmlns='urn:xmpp:message-correct:0' "
+			       "id='m1'/></message>"));
+	g_assert_cmpuint(count_with(f->romeo->sent, "fixed"), ==, 0);
+	g_assert_cmpuint(count_with(f->romeo->sent, "<encrypted"), ==, 1);
+	pump();
+}
+
+/* Issue 5: a message waiting for keys when the account goes offline is
+ * sent, once and encrypted, when the extension starts again. */
+static void
+test_outbox(Fixture *f, gconstpointer data)
+{
+	guint idx = pxm_test_extension_index(ID);
+	Delivery *d;
+
+	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
+					       "juliet@capulet.lit",
+					       "typed before the drop", FALSE),
+			==, PXM_SEND_QUEUED);
+	/* The answers are lost with the link. */
+	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
+		xmlnode_free(d->node);
+		g_free(d);
+	}
+	pxm_account_set_active(f->romeo->account, idx, FALSE);
+	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 0);
+	g_assert_true(pxm_account_set_active(f->romeo->account, idx, TRUE));
+	pump();
+	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
+	g_assert_cmpstr(f->juliet->shown->pdata[0], ==,
+			"typed before the drop");
+	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 1);
+	g_assert_cmpuint(count_with(f->romeo->sent, "typed before"), ==, 0);
+	/* Taken: a second restart sends nothing more. */
+	pxm_account_set_active(f->romeo->account, idx, FALSE);
+	g_assert_true(pxm_account_set_active(f->romeo->account, idx, TRUE));
+	pump();
+	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 1);
 }
 
 /* Plaintext in an encrypted conversation is shown with a warning. */
@@ -1127,6 +1308,7 @@ main(int argc, char **argv)
 	ADD("exchange/omemo2", test_exchange, GUINT_TO_POINTER(4));
 	ADD("exchange/legacy", test_exchange, GUINT_TO_POINTER(3));
 	ADD("receive/replay", test_replay, NULL);
+	ADD("receive/legacy-kex-unflagged", test_legacy_kex_unflagged, NULL);
 	ADD("receive/tampered", test_tampered, NULL);
 	ADD("receive/not-for-us", test_not_for_us, NULL);
 	ADD("receive/forged-key", test_forged_key, NULL);
@@ -1134,6 +1316,9 @@ main(int argc, char **argv)
 	ADD("receive/forged-push", test_forged_push, NULL);
 	ADD("send/no-devices", test_no_devices_refused, NULL);
 	ADD("send/plaintext-guard", test_plaintext_guard, NULL);
+	ADD("send/correction-encrypted", test_correction_encrypted, NULL);
+	ADD("send/correction-no-session", test_correction_no_session, NULL);
+	ADD("send/outbox", test_outbox, NULL);
 	ADD("send/own-device", test_own_device, NULL);
 	ADD("trust/btbv", test_trust, NULL);
 	return g_test_run();

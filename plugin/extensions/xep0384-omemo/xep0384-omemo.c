@@ -40,6 +40,7 @@ struct PxmOmemo {
 	GHashTable *told;
 	/* Conversations told this session that they are encrypted. */
 	GHashTable *announced;
+	guint maintain_timer; /* the daily key check (start()) */
 	PxmOmemoRooms *rooms; /* private rooms (omemo-rooms.c) */
 };
 
@@ -532,14 +533,21 @@ send_plain(State *state, Job *job)
 	xmlnode_free(copy);
 }
 
-static void
-refuse(State *state, Job *job, const char *why)
+static char *
+refusal_dup(const char *body, const char *why)
 {
-	g_autofree char *text = g_markup_escape_text(job->body, -1);
-	g_autofree char *html = g_strdup_printf(
+	g_autofree char *text = g_markup_escape_text(body, -1);
+
+	return g_strdup_printf(
 		/* TRANSLATORS: %s: why; then the message that was not sent */
 		_("<b>Not sent</b> (OMEMO): %s<br>Your message: %s"), why,
 		text);
+}
+
+static void
+refuse(State *state, Job *job, const char *why)
+{
+	g_autofree char *html = refusal_dup(job->body, why);
 
 	notice(state, job->jid, html);
 }
@@ -1017,6 +1025,244 @@ send_message(PxmAccount *account, gpointer data, const char *to,
 	return pxm_omemo_send_message(data, to, html, groupchat);
 }
 
+/* --- Outbox ------------------------------------------------------------------- */
+
+/*
+ * A message still waiting for keys when the account goes offline is not
+ * lost: it waits here, by account, and the next start() sends it, as the
+ * prpl sends again what its XEP-0198 queue holds.  It is refused with a
+ * line when the account is disabled or removed, or the plugin unloads.
+ */
+typedef struct {
+	char *to;
+	char *html;
+} Pending;
+
+/* account key -> GPtrArray of Pending* */
+static GHashTable *outbox;
+/* Set by plugin_unload: what stops later is refused at once. */
+static gboolean outbox_closed;
+
+static void
+pending_free(Pending *p)
+{
+	g_free(p->to);
+	if (p->html != NULL)
+		memset(p->html, 0, strlen(p->html));
+	g_free(p->html);
+	g_free(p);
+}
+
+/* The libpurple account's name (full JID) when there is one. */
+static char *
+account_key_dup(PxmAccount *account)
+{
+	PurpleAccount *pa = pxm_account_get_purple(account);
+
+	return g_strdup(pa != NULL ? purple_account_get_username(pa)
+				   : pxm_account_get_bare_jid(account));
+}
+
+static void
+outbox_put(const char *key, const char *to, const char *html)
+{
+	GPtrArray *list;
+	Pending *p = g_new0(Pending, 1);
+
+	if (outbox == NULL)
+		outbox = g_hash_table_new_full(
+			g_str_hash, g_str_equal, g_free,
+			(GDestroyNotify)g_ptr_array_unref);
+	list = g_hash_table_lookup(outbox, key);
+	if (list == NULL) {
+		list = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)pending_free);
+		g_hash_table_insert(outbox, g_strdup(key), list);
+	}
+	p->to = g_strdup(to);
+	p->html = g_strdup(html);
+	g_ptr_array_add(list, p);
+}
+
+/* (transfer full) (nullable) */
+static GPtrArray *
+outbox_take(const char *key)
+{
+	gpointer orig = NULL, list = NULL;
+
+	if (outbox == NULL ||
+	    !g_hash_table_steal_extended(outbox, key, &orig, &list))
+		return NULL;
+	g_free(orig);
+	if (g_hash_table_size(outbox) == 0)
+		g_clear_pointer(&outbox, g_hash_table_unref);
+	return list;
+}
+
+/* The account is offline: the line goes to its conversation if it is
+ * still open. */
+static void
+outbox_refuse(const char *key, const char *why)
+{
+	g_autoptr(GPtrArray) list = outbox_take(key);
+	PurpleAccount *pa;
+
+	if (list == NULL)
+		return;
+	purple_debug_info(ID, "%u queued messages not sent\n", list->len);
+	pa = purple_accounts_find(key, "prpl-jabber");
+	for (guint i = 0; pa != NULL && i < list->len; i++) {
+		const Pending *p = list->pdata[i];
+		g_autofree char *jid = pxm_jid_bare_dup(p->to);
+		g_autofree char *plain = NULL;
+		g_autofree char *html = NULL;
+		PurpleConversation *conv =
+			purple_find_conversation_with_account(
+				PURPLE_CONV_TYPE_IM, p->to, pa);
+
+		if (conv == NULL && jid != NULL)
+			conv = purple_find_conversation_with_account(
+				PURPLE_CONV_TYPE_IM, jid, pa);
+		if (conv == NULL)
+			continue;
+		purple_markup_html_to_xhtml(p->html, NULL, &plain);
+		html = refusal_dup(plain, why);
+		purple_conversation_write(conv, NULL, html,
+					  PURPLE_MESSAGE_SYSTEM |
+						  PURPLE_MESSAGE_NO_LOG,
+					  time(NULL));
+	}
+}
+
+void
+pxm_omemo_outbox_refuse_all(const char *why)
+{
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter iter;
+	gpointer key;
+
+	if (outbox == NULL)
+		return;
+	g_hash_table_iter_init(&iter, outbox);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(keys, g_strdup(key));
+	for (guint i = 0; i < keys->len; i++)
+		outbox_refuse(keys->pdata[i], why);
+}
+
+/* Called by stop(): jobs waiting for keys go to the outbox when the
+ * account only goes offline; anything else refuses them. */
+static void
+outbox_keep_jobs(State *state)
+{
+	PurpleAccount *pa = pxm_account_get_purple(state->account);
+	g_autofree char *key = account_key_dup(state->account);
+	const char *why = NULL;
+
+	if (outbox_closed)
+		why = _("OMEMO stopped on this account.");
+	else if (pa != NULL &&
+		 !purple_account_get_enabled(pa, purple_core_get_ui()))
+		why = _("the account was disabled.");
+	else if (pa != NULL && !pa->disconnecting)
+		/* Online: the user turned the extension off. */
+		why = _("OMEMO stopped on this account.");
+	for (guint i = 0; i < state->jobs->len; i++) {
+		Job *job = state->jobs->pdata[i];
+		g_autofree char *html = NULL;
+		g_autofree char *text = NULL;
+
+		/* Rooms are joined again later, by the user: refused. */
+		if (why != NULL || job->groupchat) {
+			refuse(state, job,
+			       why != NULL ? why
+					   : _("the account went offline."));
+			continue;
+		}
+		outbox_put(key, job->to, job->html);
+		text = g_markup_escape_text(job->body, -1);
+		html = g_strdup_printf(
+			/* TRANSLATORS: %s: the message that waits */
+			_("<b>Not sent yet</b> (OMEMO): the account went "
+			  "offline. This message will be sent when it is "
+			  "back online.<br>Your message: %s"),
+			text);
+		notice(state, job->jid, html);
+	}
+	g_ptr_array_set_size(state->jobs, 0);
+}
+
+/* Called by start(): what waited in the outbox is sent now. */
+static void
+outbox_resume(State *state)
+{
+	g_autofree char *key = account_key_dup(state->account);
+	g_autoptr(GPtrArray) list = outbox_take(key);
+
+	for (guint i = 0; list != NULL && i < list->len; i++) {
+		const Pending *p = list->pdata[i];
+		Job *job;
+		char *plain = NULL;
+
+		purple_debug_info(ID, "sending a message typed before the "
+				      "account went offline\n");
+		if (pxm_omemo_send_message(state, p->to, p->html, FALSE) !=
+		    PXM_SEND_NOT_MINE)
+			continue;
+		/* The user turned encryption off meanwhile: as the prpl
+		 * would have sent it. */
+		job = g_new0(Job, 1);
+		job->state = state;
+		job->to = g_strdup(p->to);
+		job->jid = pxm_jid_bare_dup(p->to);
+		purple_markup_html_to_xhtml(p->html, NULL, &plain);
+		job->body = plain;
+		job->html = g_strdup(p->html);
+		job->targets = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)target_free);
+		job->problems = g_string_new(NULL);
+		send_plain(state, job);
+		job_free(job);
+	}
+}
+
+static void
+on_account_disabled(PurpleAccount *pa, gpointer data)
+{
+	if (g_strcmp0(purple_account_get_protocol_id(pa), "prpl-jabber") == 0)
+		outbox_refuse(purple_account_get_username(pa),
+			      _("the account was disabled."));
+}
+
+static void
+on_account_removed(PurpleAccount *pa, gpointer data)
+{
+	g_autoptr(GPtrArray) list = NULL;
+
+	if (g_strcmp0(purple_account_get_protocol_id(pa), "prpl-jabber") == 0)
+		list = outbox_take(purple_account_get_username(pa));
+}
+
+static void
+outbox_plugin_load(PurplePlugin *plugin)
+{
+	void *accounts = purple_accounts_get_handle();
+
+	outbox_closed = FALSE;
+	purple_signal_connect(accounts, "account-disabled", &outbox,
+			      PURPLE_CALLBACK(on_account_disabled), NULL);
+	purple_signal_connect(accounts, "account-removed", &outbox,
+			      PURPLE_CALLBACK(on_account_removed), NULL);
+}
+
+static void
+outbox_plugin_unload(PurplePlugin *plugin)
+{
+	purple_signals_disconnect_by_handle(&outbox);
+	pxm_omemo_outbox_refuse_all(_("the plugin was unloaded."));
+	outbox_closed = TRUE;
+}
+
 /* --- Receiving ------------------------------------------------------------------ */
 
 static void
@@ -1310,9 +1556,99 @@ remove_children(xmlnode *parent, const char *name, const char *ns)
 }
 
 /*
+ * What other extensions compose (/correct, /reply, an upload's link) is
+ * encrypted here, synchronously, when every device it must go to has a
+ * session (the usual case in a conversation under way).  Only the body
+ * is encrypted: <replace/>, <reply/>, <fallback/> and the rest stay
+ * outside, as legacy OMEMO (Conversations) has them and OMEMO 2 clients
+ * read them.
+ */
+static gboolean
+encrypt_in_place(State *state, PxmStanza *st, const char *jid)
+{
+	const char *own = pxm_account_get_bare_jid(state->account);
+	g_autoptr(GError) error = NULL;
+	xmlnode *enc4 = NULL, *enc3 = NULL, *eme;
+	guint n_contact = 0;
+	gboolean ready = TRUE, done = FALSE;
+	Job job = {
+		.state = state,
+		.to = (char *)st->to,
+		.jid = (char *)jid,
+	};
+
+	for (guint version = 3; version <= 4; version++) {
+		ready = ensure_list(state, jid, version) && ready;
+		ready = ensure_list(state, own, version) && ready;
+	}
+	if (!ready || !has_devices(state, jid))
+		return FALSE;
+	job.body = xmlnode_get_data(pxm_xml_child(st->stanza, "body", NULL));
+	job.targets =
+		g_ptr_array_new_with_free_func((GDestroyNotify)target_free);
+	job.problems = g_string_new(NULL);
+	if (job.body == NULL)
+		goto out;
+	add_targets(state, &job, jid);
+	add_targets(state, &job, own);
+	for (guint i = 0; i < job.targets->len; i++) {
+		const Target *t = job.targets->pdata[i];
+
+		if (!pxm_omemo_engine_has_session(state->engine, t->version,
+						  t->jid, t->device))
+			goto out;
+	}
+	enc4 = encrypt_for(state, &job, 4, &n_contact, &error);
+	enc3 = error == NULL ? encrypt_for(state, &job, 3, &n_contact, &error)
+			     : NULL;
+	if (error != NULL || n_contact == 0) {
+		g_clear_pointer(&enc4, xmlnode_free);
+		g_clear_pointer(&enc3, xmlnode_free);
+		goto out;
+	}
+	remove_children(st->stanza, "body", NULL);
+	remove_children(st->stanza, "html", PXM_NS_XHTML_IM);
+	if (enc4 != NULL)
+		xmlnode_insert_child(st->stanza, enc4);
+	if (enc3 != NULL)
+		xmlnode_insert_child(st->stanza, enc3);
+	/* XEP-0380, and XEP-0384 section 6 (archived), as job_finish(). */
+	eme = xmlnode_new_child(st->stanza, "encryption");
+	xmlnode_set_namespace(eme, PXM_NS_EME);
+	xmlnode_set_attrib(eme, "namespace",
+			   enc3 != NULL ? PXM_NS_OMEMO_LEGACY : PXM_NS_OMEMO);
+	xmlnode_set_attrib(eme, "name", "OMEMO");
+	add_body(st->stanza, _("This message is encrypted with OMEMO, and "
+			       "your client cannot decrypt it."));
+	if (!has_element(st->stanza, "store", PXM_NS_HINTS))
+		xmlnode_set_namespace(xmlnode_new_child(st->stanza, "store"),
+				      PXM_NS_HINTS);
+	st->encrypted = TRUE;
+	pxm_stanza_set(&st->body, NULL);
+	done = TRUE;
+	if (job.problems->len > 0) {
+		g_autofree char *html = g_strdup_printf(
+			_("OMEMO: this message was not encrypted for these "
+			  "devices:%s"),
+			job.problems->str);
+
+		notice(state, jid, html);
+	}
+out:
+	if (job.body != NULL)
+		memset(job.body, 0, strlen(job.body));
+	g_free(job.body);
+	g_ptr_array_unref(job.targets);
+	g_string_free(job.problems, TRUE);
+	return done;
+}
+
+/*
  * The last line of defence: a message with a body that would leave in
  * the clear in an encrypted conversation (sent by another extension, or
- * by the prpl) loses its body.  Our own messages carry <encrypted/>.
+ * by the prpl) is encrypted in place, or else loses its body.  Our own
+ * messages carry <encrypted/> already (as do the prpl's resends of what
+ * this stage encrypted).
  */
 PxmVerdict
 pxm_omemo_encrypt_stage(PxmOmemo *state, PxmStanza *st)
@@ -1326,6 +1662,9 @@ pxm_omemo_encrypt_stage(PxmOmemo *state, PxmStanza *st)
 		return PXM_VERDICT_CONTINUE;
 	jid = pxm_jid_bare_dup(st->to);
 	if (jid == NULL || !pxm_omemo_is_encrypted(state, jid))
+		return PXM_VERDICT_CONTINUE;
+	if (g_strcmp0(st->type, "groupchat") != 0 &&
+	    encrypt_in_place(state, st, jid))
 		return PXM_VERDICT_CONTINUE;
 	purple_debug_warning(ID, "removing the plaintext of a message to an "
 				 "encrypted conversation\n");
@@ -1630,6 +1969,7 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 	for (guint version = 3; version <= 4; version++)
 		ensure_list(state, own, version);
 	publish_bundles(state);
+	outbox_resume(state);
 	return state;
 }
 
@@ -1638,15 +1978,18 @@ pxm_omemo_free(PxmOmemo *state)
 {
 	state->stopped = TRUE;
 	pxm_omemo_trust_ui_stop(state);
-	/* Queued messages are lost with the connection: say so. */
-	for (guint i = 0; i < state->jobs->len; i++) {
-		Job *job = state->jobs->pdata[i];
-
-		refuse(state, job, _("the account went offline."));
-	}
-	g_ptr_array_set_size(state->jobs, 0);
+	outbox_keep_jobs(state);
 	g_clear_pointer(&state->rooms, pxm_omemo_rooms_free);
 	state_unref(state);
+}
+
+/* Section 5.3.2 keys: the signed pre-key is rotated on a schedule, and
+ * an account that stays online still needs the check. */
+static gboolean
+on_maintain_timer(gpointer data)
+{
+	maybe_replenish(data);
+	return G_SOURCE_CONTINUE;
 }
 
 static gpointer
@@ -1654,20 +1997,34 @@ start(PxmAccount *account, GError **error)
 {
 	State *state = pxm_omemo_new(account, error);
 
-	if (state != NULL && pxm_account_get_purple(account) != NULL)
+	if (state != NULL && pxm_account_get_purple(account) != NULL) {
 		purple_signal_connect(purple_conversations_get_handle(),
 				      "conversation-created", state,
 				      PURPLE_CALLBACK(on_conversation_created),
 				      state);
+		state->maintain_timer = purple_timeout_add_seconds(
+			24 * 60 * 60, on_maintain_timer, state);
+	}
 	return state;
 }
 
 static void
 stop(PxmAccount *account, gpointer data)
 {
+	State *state = data;
+
 	if (pxm_account_get_purple(account) != NULL)
 		purple_signals_disconnect_by_handle(data);
+	if (state->maintain_timer != 0)
+		purple_timeout_remove(state->maintain_timer);
 	pxm_omemo_free(data);
+}
+
+static void
+plugin_unload(PurplePlugin *plugin)
+{
+	outbox_plugin_unload(plugin);
+	pxm_omemo_identity_plugin_unload(plugin);
 }
 
 const PxmExtensionClass pxm_xep0384_omemo = {
@@ -1683,5 +2040,6 @@ const PxmExtensionClass pxm_xep0384_omemo = {
 	.send_message = send_message,
 	.is_encrypted = is_encrypted,
 	.actions = pxm_omemo_actions,
-	.plugin_unload = pxm_omemo_identity_plugin_unload,
+	.plugin_load = outbox_plugin_load,
+	.plugin_unload = plugin_unload,
 };

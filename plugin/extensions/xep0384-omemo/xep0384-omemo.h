@@ -9,16 +9,23 @@
 
 G_BEGIN_DECLS
 
-/* Account setting: new conversations with contacts that have OMEMO devices
- * are encrypted (default TRUE). */
-#define PXM_OMEMO_SETTING_DEFAULT "xmpp-modern-omemo-default"
-
 typedef struct PxmOmemo PxmOmemo;
 
 /** pxm_omemo_new: the extension's per-account state (start()). */
 PxmOmemo *pxm_omemo_new(PxmAccount *account, GError **error);
-/** pxm_omemo_free: stop(); queued messages are refused with a line. */
+/**
+ * pxm_omemo_free: stop(); messages still waiting for keys go to the
+ * plugin's outbox (the next pxm_omemo_new() of the account sends them)
+ * when the account only goes offline, else are refused with a line.
+ */
 void pxm_omemo_free(PxmOmemo *state);
+
+/**
+ * pxm_omemo_outbox_refuse_all:
+ * @why: the reason shown in each conversation still open
+ * Refuses every message the outbox holds (plugin_unload; unit tests).
+ */
+void pxm_omemo_outbox_refuse_all(const char *why);
 
 /* (transfer none): for the trust UI and rooms (omemo-trust-ui.c). */
 PxmAccount *pxm_omemo_get_account(PxmOmemo *state);
