@@ -464,6 +464,19 @@ pxm_omemo_encrypted_build(const PxmOmemoEncrypted *m)
 	return enc;
 }
 
+/* Some legacy clients (purple-lurch 0.7) send key exchanges without
+ * prekey="true". Both legacy forms start with the version byte 0x33; a
+ * WhisperMessage then holds its protobuf field 1 (ratchet key, tag 0x0a)
+ * first, a PreKeyWhisperMessage never does (its field 1 is a varint). */
+static gboolean
+legacy_looks_like_kex(GBytes *data)
+{
+	gsize len;
+	const guint8 *b = g_bytes_get_data(data, &len);
+
+	return len > 2 && b[0] == 0x33 && b[1] != 0x0a;
+}
+
 static gboolean
 parse_key(PxmOmemoEncrypted *m, xmlnode *node, const char *jid, GError **error)
 {
@@ -480,10 +493,11 @@ parse_key(PxmOmemoEncrypted *m, xmlnode *node, const char *jid, GError **error)
 		return fail(error, "a key that is not valid base64");
 	if (m->keys->len >= PXM_OMEMO_MAX_KEYS)
 		return fail(error, "too many keys");
-	pxm_omemo_encrypted_add_key(m, jid, rid,
-				    g_strcmp0(flag, "true") == 0 ||
-					    g_strcmp0(flag, "1") == 0,
-				    data);
+	pxm_omemo_encrypted_add_key(
+		m, jid, rid,
+		g_strcmp0(flag, "true") == 0 || g_strcmp0(flag, "1") == 0 ||
+			(m->version == 3 && legacy_looks_like_kex(data)),
+		data);
 	return TRUE;
 }
 
