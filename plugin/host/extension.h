@@ -219,8 +219,8 @@ typedef struct {
  *   purple_xfer_request_accepted() on it
  */
 typedef struct {
-	gboolean (*wanted)(PxmAccount *account, gpointer state,
-			   const char *who, gboolean direct);
+	gboolean (*wanted)(PxmAccount *account, gpointer state, const char *who,
+			   gboolean direct);
 	PurpleXfer *(*new_xfer)(PxmAccount *account, gpointer state,
 				const char *who);
 } PxmFileSender;

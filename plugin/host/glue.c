@@ -397,8 +397,7 @@ remove_options(PurplePluginProtocolInfo *info)
 static gboolean
 prpl_can_receive_file(PurpleConnection *gc, const char *who)
 {
-	return glue.can_receive_file == NULL ||
-	       glue.can_receive_file(gc, who);
+	return glue.can_receive_file == NULL || glue.can_receive_file(gc, who);
 }
 
 static gboolean
@@ -453,7 +452,7 @@ static void
 wrap_files(PurplePluginProtocolInfo *info)
 {
 	/* The first choice is the default. */
-	const char *const values[] = {"auto", "always", "never"};
+	const char *const values[] = { "auto", "always", "never" };
 	const char *const labels[] = {
 		_("When the contact cannot take a direct transfer"),
 		_("Always"),

@@ -200,8 +200,7 @@ pxm_account_set_active(PxmAccount *account, guint index, gboolean active)
 					   account->bare_jid, error->message);
 			account->states[index] = NULL;
 			g_free(account->start_errors[index]);
-			account->start_errors[index] =
-				g_strdup(error->message);
+			account->start_errors[index] = g_strdup(error->message);
 			return FALSE;
 		}
 	}
@@ -1062,12 +1061,12 @@ file_sender_index(PurpleConnection *gc, const char *who, gboolean direct,
 	PxmAccount *account = pxm_host_lookup(gc);
 
 	*out = account;
-	for (guint i = 0; account != NULL &&
-			  i < pxm_registry_get_n(account->registry);
+	for (guint i = 0;
+	     account != NULL && i < pxm_registry_get_n(account->registry);
 	     i++) {
-		const PxmFileSender *fs =
-			pxm_registry_peek(account->registry, i)
-				->klass->file_sender;
+		const PxmFileSender *fs = pxm_registry_peek(account->registry,
+							    i)
+						  ->klass->file_sender;
 
 		if (fs != NULL && account->active[i] &&
 		    fs->wanted(account, account->states[i], who, direct))
@@ -1108,8 +1107,8 @@ refuse_unstarted(PxmAccount *account, guint index, const char *to)
 {
 	const PxmExtension *ext = pxm_registry_peek(account->registry, index);
 	g_autofree char *jid = pxm_jid_bare_dup(to);
-	g_autofree char *why = g_markup_escape_text(
-		account->start_errors[index], -1);
+	g_autofree char *why =
+		g_markup_escape_text(account->start_errors[index], -1);
 	g_autofree char *html = NULL;
 
 	if (jid == NULL)

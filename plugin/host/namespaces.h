@@ -33,7 +33,8 @@
 #define PXM_NS_PUBSUB_OWNER "http://jabber.org/protocol/pubsub#owner"
 #define PXM_NS_PUBSUB_PUBLISH_OPTIONS                                          \
 	"http://jabber.org/protocol/pubsub#publish-options"
-#define PXM_NS_PUBSUB_NODE_CONFIG "http://jabber.org/protocol/pubsub#node_config"
+#define PXM_NS_PUBSUB_NODE_CONFIG                                              \
+	"http://jabber.org/protocol/pubsub#node_config"
 
 /* XEP-0071: XHTML-IM */
 #define PXM_NS_XHTML_IM "http://jabber.org/protocol/xhtml-im"

@@ -3044,8 +3044,7 @@ pxm_cmd_set_proxy(JsonObject *args, JsonBuilder *reply, GError **error)
 	}
 	info = purple_proxy_info_new();
 	purple_proxy_info_set_type(info, types[i].type);
-	purple_proxy_info_set_host(info,
-				   pxm_arg_string_or(args, "host", NULL));
+	purple_proxy_info_set_host(info, pxm_arg_string_or(args, "host", NULL));
 	purple_proxy_info_set_port(info, (int)pxm_arg_int_or(args, "port", 0));
 	purple_proxy_info_set_username(
 		info, pxm_arg_string_or(args, "username", NULL));
