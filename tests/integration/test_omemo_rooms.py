@@ -8,16 +8,21 @@ shown once (the room's reflection is recognised); an open room refuses /omemo on
 with the reason; a member without OMEMO is named and nothing is sent."""
 
 import sys
+import unittest
 import uuid
 
 import pxm_it
-from pxm_it import Peer, ServerTestCase
+from pxm_it import BUILD_ROOT, Peer, ServerTestCase
 
 try:
     from pxm_omemo_peer import OmemoPeer, make_private_room
 except ImportError as e:  # python3-omemo & co. missing
     print("SKIP: %s" % e)
     sys.exit(pxm_it.SKIP)
+try:
+    from pxm_lurch import LurchHost, lurch_path
+except ImportError:
+    lurch_path = None
 
 TIMEOUT = 20
 
@@ -97,6 +102,59 @@ class OmemoRooms(ServerTestCase):
                or "Not sent" in (e.get("text") or "")]
         self.assertEqual(bad, [])
         self.assertEqual(a.errors + b.errors, [])
+
+    @unittest.skipIf(lurch_path is None or lurch_path() is None,
+                     "purple-lurch is not installed")
+    def test_with_lurch(self):
+        """Three members: the host, a python-omemo peer and purple-lurch in a
+        second host (legacy only, and it reads the first <encrypted/> of a
+        message whatever its namespace)."""
+        me, a_acc, l_acc = self.user(), self.user(), self.user()
+        a = self.omemo_peer(a_acc)
+        host, acc = self.host_online(me)
+        lurch = LurchHost(BUILD_ROOT, self.info, l_acc[0], password=l_acc[1])
+        self._closers.append(lurch.close)
+        # lurch's device list and bundle are readable by its contacts only.
+        lurch.make_contact(a)
+        host.add_buddy(acc, lurch.bare)
+        req = lurch.host.wait_for_request(
+            lambda e: e.get("type") == "authorize" and e.get("who") == me[0],
+            timeout=TIMEOUT)
+        lurch.host.answer(req, 0)
+        lurch.host.add_buddy(lurch.account, me[0])
+        req = host.wait_for_request(
+            lambda e: e.get("type") == "authorize"
+            and e.get("who") == lurch.bare, timeout=TIMEOUT)
+        host.answer(req, 0)
+        lurch.wait_devices(me[0], timeout=TIMEOUT)
+        room = self.room_name()
+        make_private_room(a, room, [me[0], lurch.bare])
+        host.join_room(acc, room, "me")
+        lurch.host.join_room(lurch.account, room, "lurch")
+        r = lurch.host.command(lurch.account, room, "lurch enable",
+                               type="chat")
+        self.assertEqual(r["status"], "ok", r)
+        self.omemo_on(host, acc, room)
+        host.wait_for_conv_write(account=acc, flag="system",
+                                 text="OMEMO encryption is on for this room",
+                                 timeout=TIMEOUT)
+        for i in range(2):
+            text = "host to room %d %s" % (i, uuid.uuid4().hex[:6])
+            host.send_room(acc, room, text)
+            lurch.wait_message(lambda m: m["body"] == text, timeout=TIMEOUT)
+            a.wait_decrypted(lambda m: m["body"] == text, timeout=TIMEOUT)
+            self.assert_not_on_wire(host, text)
+            said = "lurch to room %d %s" % (i, uuid.uuid4().hex[:6])
+            lurch.host.send_room(lurch.account, room, said)
+            host.wait_for_conv_write(account=acc, flag="recv", text=said,
+                                     timeout=TIMEOUT)
+            a.wait_decrypted(lambda m: m["body"] == said, timeout=TIMEOUT)
+            lurch.assert_no_plaintext(said)
+            self.assert_not_on_wire(host, said)
+        bad = [e["text"] for e in host.conv_writes(account=acc)
+               if "decrypt" in (e.get("text") or "")
+               or "Not sent" in (e.get("text") or "")]
+        self.assertEqual(bad, [])
 
     def test_open_room_refused(self):
         me, a_acc = self.user(), self.user()

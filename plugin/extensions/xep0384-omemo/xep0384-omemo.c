@@ -661,10 +661,12 @@ job_finish(State *state, Job *job)
 	msg = new_message(job->to);
 	if (job->groupchat)
 		xmlnode_set_attrib(msg, "type", "groupchat");
-	if (enc4 != NULL)
-		xmlnode_insert_child(msg, enc4);
+	/* Legacy first: purple-lurch's libomemo reads the first <encrypted/>
+	 * whatever its namespace; OMEMO 2 clients look by namespace. */
 	if (enc3 != NULL)
 		xmlnode_insert_child(msg, enc3);
+	if (enc4 != NULL)
+		xmlnode_insert_child(msg, enc4);
 	/* XEP-0380: say what the fallback body is about. */
 	eme = xmlnode_new_child(msg, "encryption");
 	xmlnode_set_namespace(eme, PXM_NS_EME);
@@ -1608,10 +1610,11 @@ encrypt_in_place(State *state, PxmStanza *st, const char *jid)
 	}
 	remove_children(st->stanza, "body", NULL);
 	remove_children(st->stanza, "html", PXM_NS_XHTML_IM);
-	if (enc4 != NULL)
-		xmlnode_insert_child(st->stanza, enc4);
+	/* Legacy first, as job_finish(). */
 	if (enc3 != NULL)
 		xmlnode_insert_child(st->stanza, enc3);
+	if (enc4 != NULL)
+		xmlnode_insert_child(st->stanza, enc4);
 	/* XEP-0380, and XEP-0384 section 6 (archived), as job_finish(). */
 	eme = xmlnode_new_child(st->stanza, "encryption");
 	xmlnode_set_namespace(eme, PXM_NS_EME);
