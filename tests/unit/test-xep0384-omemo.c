@@ -4,6 +4,8 @@
  * store, the wire formats (exact XML, hostile input) and whole exchanges
  * between in-process accounts through a small PEP/message router.
  */
+#include <curve.h>
+#include <gcrypt.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -1284,6 +1286,157 @@ test_identity_kept(void)
 	g_rmdir(dir);
 }
 
+/* A real Ed25519 identity (its sign bit is random, unlike libomemo-c's
+ * XEdDSA keys) with a bundle signed by it, as twomemo publishes. */
+static PxmOmemoBundle *
+ed25519_bundle(signal_context *ctx, guint8 ik[32])
+{
+	PxmOmemoBundle *b = pxm_omemo_bundle_new();
+	gcry_sexp_t params = NULL, pair = NULL, q = NULL, data = NULL,
+		    sig = NULL, r = NULL, s = NULL;
+	ec_key_pair *spk = NULL, *pk = NULL;
+	signal_buffer *spk_raw = NULL, *pk_raw = NULL;
+	guint8 rs[64];
+	const char *v;
+	size_t len = 0;
+	guint32 pk_id = 1;
+
+	g_assert_cmpint(gcry_sexp_build(&params, NULL,
+					"(genkey (ecc (curve Ed25519)"
+					" (flags eddsa)))"),
+			==, 0);
+	g_assert_cmpint(gcry_pk_genkey(&pair, params), ==, 0);
+	q = gcry_sexp_find_token(pair, "q", 0);
+	v = gcry_sexp_nth_data(q, 1, &len);
+	/* libgcrypt may prefix the point with 0x40 (compressed). */
+	if (len == 33 && v[0] == 0x40) {
+		v++;
+		len--;
+	}
+	g_assert_cmpuint(len, ==, 32);
+	memcpy(ik, v, 32);
+	g_assert_cmpint(curve_generate_key_pair(ctx, &spk), ==, 0);
+	g_assert_cmpint(curve_generate_key_pair(ctx, &pk), ==, 0);
+	ec_public_key_serialize_omemo(&spk_raw, ec_key_pair_get_public(spk));
+	ec_public_key_serialize_omemo(&pk_raw, ec_key_pair_get_public(pk));
+	/* XEP-0384: the signature is over the raw 32-byte signed pre-key. */
+	g_assert_cmpint(gcry_sexp_build(&data, NULL,
+					"(data (flags eddsa) (hash-algo sha512)"
+					" (value %b))",
+					(int)signal_buffer_len(spk_raw),
+					signal_buffer_data(spk_raw)),
+			==, 0);
+	g_assert_cmpint(gcry_pk_sign(&sig, data, pair), ==, 0);
+	r = gcry_sexp_find_token(sig, "r", 0);
+	s = gcry_sexp_find_token(sig, "s", 0);
+	v = gcry_sexp_nth_data(r, 1, &len);
+	g_assert_cmpuint(len, ==, 32);
+	memcpy(rs, v, 32);
+	v = gcry_sexp_nth_data(s, 1, &len);
+	g_assert_cmpuint(len, ==, 32);
+	memcpy(rs + 32, v, 32);
+	b->ik = g_bytes_new(ik, 32);
+	b->spk_id = 1;
+	b->spk = g_bytes_new(signal_buffer_data(spk_raw), 32);
+	b->spk_sig = g_bytes_new(rs, 64);
+	g_array_append_val(b->pk_ids, pk_id);
+	g_ptr_array_add(b->pks, g_bytes_new(signal_buffer_data(pk_raw), 32));
+	signal_buffer_free(spk_raw);
+	signal_buffer_free(pk_raw);
+	SIGNAL_UNREF(spk);
+	SIGNAL_UNREF(pk);
+	gcry_sexp_release(params);
+	gcry_sexp_release(pair);
+	gcry_sexp_release(q);
+	gcry_sexp_release(data);
+	gcry_sexp_release(sig);
+	gcry_sexp_release(r);
+	gcry_sexp_release(s);
+	return b;
+}
+
+static void
+test_fingerprint_v4_sign(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp("pxm-omemo-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "store.sqlite3", NULL);
+	PxmStore *store = pxm_store_open(path, &error);
+	PxmOmemoEngine *e = pxm_omemo_engine_new(store, &error);
+	PxmOmemoStore *os = pxm_omemo_engine_get_store(e);
+	signal_context *ctx = NULL;
+	const char *jid = "juliet@capulet.lit";
+	guint8 prev[32] = { 0 };
+	guint signs[2] = { 0, 0 };
+
+	g_assert_no_error(error);
+	g_assert_cmpint(signal_context_create(&ctx, NULL), ==, 0);
+	g_assert_true(pxm_omemo_crypto_install(ctx));
+	for (guint32 i = 0; i < 32; i++) {
+		g_autoptr(PxmOmemoBundle) b = NULL;
+		g_autofree char *want = NULL;
+		g_autofree char *fp = NULL;
+		g_autofree char *forged = NULL;
+		g_autofree char *legacy = NULL;
+		guint8 ik[32];
+		guint32 device = 1000 + i;
+
+		b = ed25519_bundle(ctx, ik);
+		signs[ik[31] >> 7]++;
+		g_assert_true(pxm_omemo_engine_build_session(e, 4, jid, device,
+							     b, &error));
+		g_assert_no_error(error);
+		/* What the contact's client shows: its Ed25519 key. */
+		want = pxm_omemo_fingerprint_dup(ik, 32);
+		fp = pxm_omemo_engine_fingerprint_dup(e, 4, jid, device);
+		g_assert_cmpstr(fp, ==, want);
+		if (i == 0) {
+			memcpy(prev, ik, 32);
+			continue;
+		}
+		/* Another key's Ed form does not convert to this identity:
+		 * never shown as this device's fingerprint. */
+		g_assert_true(pxm_omemo_store_put_identity_ed(os, jid, device,
+							      prev, 32));
+		forged = pxm_omemo_engine_fingerprint_dup(e, 4, jid, device);
+		g_assert_null(forged);
+		/* An identity stored before the Ed form was kept: unknown,
+		 * not a guess that is wrong half of the time. */
+		g_assert_true(pxm_store_exec(
+			store, "UPDATE omemo_remote_identity SET ed_key = NULL",
+			&error));
+		legacy = pxm_omemo_engine_fingerprint_dup(e, 4, jid, device);
+		g_assert_null(legacy);
+		memcpy(prev, ik, 32);
+	}
+	/* Both signs occurred (probability of failure 2^-31). */
+	g_assert_cmpuint(signs[0], >, 0);
+	g_assert_cmpuint(signs[1], >, 0);
+	/* A changed identity key forgets the old Ed form. */
+	{
+		g_autoptr(PxmOmemoBundle) b = NULL;
+		g_autoptr(GBytes) ed = NULL;
+		guint8 ik[32], other[33] = { 0x05 };
+
+		b = ed25519_bundle(ctx, ik);
+		g_assert_true(pxm_omemo_engine_build_session(e, 4, jid, 7, b,
+							     &error));
+		ed = pxm_omemo_store_get_identity_ed(os, jid, 7);
+		g_assert_nonnull(ed);
+		g_clear_pointer(&ed, g_bytes_unref);
+		other[1] = 9;
+		g_assert_true(pxm_omemo_store_put_identity_key(os, jid, 7,
+							       other, 33));
+		ed = pxm_omemo_store_get_identity_ed(os, jid, 7);
+		g_assert_null(ed);
+	}
+	signal_context_destroy(ctx);
+	pxm_omemo_engine_free(e);
+	pxm_store_close(store);
+	g_remove(path);
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1302,6 +1455,8 @@ main(int argc, char **argv)
 			test_encrypted_hostile);
 	g_test_add_func("/xep0384-omemo/protocol/sce", test_sce);
 	g_test_add_func("/xep0384-omemo/store/identity", test_identity_kept);
+	g_test_add_func("/xep0384-omemo/fingerprint/omemo2-sign",
+			test_fingerprint_v4_sign);
 #define ADD(path, func, data)                                                  \
 	g_test_add("/xep0384-omemo/" path, Fixture, data, setup, func, teardown)
 	ADD("publish", test_publishes, NULL);

@@ -376,6 +376,61 @@ decode_key(PxmOmemoEngine *e, GBytes *bytes, guint version, gboolean identity)
 	return key;
 }
 
+/*
+ * Whether @ed (an Ed25519 public key) is the stored identity of @jid's
+ * @device: converted to Curve25519 it must give the stored key, or it is
+ * some other key and must not be shown as this device's fingerprint.
+ */
+static gboolean
+ed_is_identity(PxmOmemoEngine *e, const char *jid, guint32 device,
+	       const guint8 *ed, gsize ed_len)
+{
+	g_autoptr(GBytes) known = pxm_omemo_store_get_identity_key(e->store,
+								   jid, device);
+	ec_public_key *key = NULL;
+	signal_buffer *mont = NULL;
+	const guint8 *data;
+	gsize len = 0;
+	gboolean ok;
+
+	if (known == NULL || ed_len != 32 ||
+	    curve_decode_point(&key, ed, ed_len, e->ctx) != 0)
+		return FALSE;
+	mont = ec_public_key_get_mont(key);
+	SIGNAL_UNREF(key);
+	data = g_bytes_get_data(known, &len);
+	ok = mont != NULL && signal_buffer_len(mont) == 32 && len == 33 &&
+	     data[0] == 0x05 &&
+	     memcmp(data + 1, signal_buffer_data(mont), 32) == 0;
+	signal_buffer_free(mont);
+	return ok;
+}
+
+/*
+ * Keeps the Ed25519 form of an OMEMO 2 identity the ratchet just saved:
+ * XEP-0384 section 7.1 shows that form, and the 0x05-prefixed Curve25519
+ * key libomemo-c stores has lost its sign bit (OMEMO-NOTES.md).
+ */
+static void
+remember_ed(PxmOmemoEngine *e, const char *jid, guint32 device,
+	    const ec_public_key *ik)
+{
+	signal_buffer *ed = ik != NULL ? ec_public_key_get_ed(ik) : NULL;
+
+	if (ed == NULL)
+		return;
+	if (ed_is_identity(e, jid, device, signal_buffer_data(ed),
+			   signal_buffer_len(ed)))
+		pxm_omemo_store_put_identity_ed(e->store, jid, device,
+						signal_buffer_data(ed),
+						signal_buffer_len(ed));
+	else
+		purple_debug_warning("xep0384-omemo",
+				     "an OMEMO 2 identity key does not match "
+				     "the stored identity: not kept\n");
+	signal_buffer_free(ed);
+}
+
 static signal_protocol_address
 make_address(const char *name, guint32 device)
 {
@@ -426,6 +481,8 @@ pxm_omemo_engine_build_session(PxmOmemoEngine *e, guint version,
 		rc = session_builder_process_pre_key_bundle(builder, bundle);
 		session_builder_free(builder);
 	}
+	if (rc == 0 && version == 4)
+		remember_ed(e, jid, device, ik);
 	SIGNAL_UNREF(bundle);
 	SIGNAL_UNREF(ik);
 	SIGNAL_UNREF(spk);
@@ -507,6 +564,10 @@ pxm_omemo_engine_decrypt_key(PxmOmemoEngine *e, guint version, const char *jid,
 		if (rc == 0)
 			rc = session_cipher_decrypt_pre_key_signal_message(
 				cipher, msg, NULL, &plain);
+		if (rc == 0 && version == 4)
+			remember_ed(
+				e, jid, device,
+				pre_key_signal_message_get_identity_key(msg));
 		SIGNAL_UNREF(msg);
 	} else {
 		signal_message *msg = NULL;
@@ -573,11 +634,24 @@ char *
 pxm_omemo_engine_fingerprint_dup(PxmOmemoEngine *e, guint version,
 				 const char *jid, guint32 device)
 {
-	g_autoptr(GBytes) key = pxm_omemo_store_get_identity_key(e->store, jid,
-								 device);
+	g_autoptr(GBytes) key = NULL;
 	gsize len;
 	const guint8 *data;
 
+	if (version == 4) {
+		/* Only the Ed25519 form the contact sent has the sign bit:
+		 * without it (identities stored by older versions) the
+		 * fingerprint is unknown until a bundle or key exchange
+		 * brings it, rather than wrong half of the time. */
+		key = pxm_omemo_store_get_identity_ed(e->store, jid, device);
+		if (key == NULL)
+			return NULL;
+		data = g_bytes_get_data(key, &len);
+		if (!ed_is_identity(e, jid, device, data, len))
+			return NULL;
+		return pxm_omemo_fingerprint_dup(data, len);
+	}
+	key = pxm_omemo_store_get_identity_key(e->store, jid, device);
 	if (key == NULL)
 		return NULL;
 	data = g_bytes_get_data(key, &len);

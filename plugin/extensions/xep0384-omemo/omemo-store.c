@@ -29,6 +29,9 @@ static const PxmStoreMigration migrations[] = {
 	     " jid TEXT NOT NULL, version INTEGER NOT NULL,"
 	     " device INTEGER NOT NULL,"
 	     " PRIMARY KEY (jid, version, device));" },
+	/* The Ed25519 form of a contact's identity (OMEMO 2 fingerprints):
+	 * the 0x05-prefixed Curve25519 key lost its sign bit. */
+	{ 2, "ALTER TABLE omemo_remote_identity ADD COLUMN ed_key BLOB;" },
 };
 
 struct PxmOmemoStore {
@@ -381,7 +384,8 @@ pxm_omemo_store_put_identity_key(PxmOmemoStore *s, const char *jid,
 	sqlite3_stmt *stmt = prep(
 		s, "INSERT INTO omemo_remote_identity (jid, device, key, "
 		   "first_seen) VALUES (?, ?, ?, ?) ON CONFLICT (jid, device) "
-		   "DO UPDATE SET key = excluded.key");
+		   "DO UPDATE SET key = excluded.key, ed_key = CASE WHEN "
+		   "key IS excluded.key THEN ed_key ELSE NULL END");
 
 	if (stmt == NULL)
 		return FALSE;
@@ -389,6 +393,39 @@ pxm_omemo_store_put_identity_key(PxmOmemoStore *s, const char *jid,
 	sqlite3_bind_int64(stmt, 2, device);
 	sqlite3_bind_blob(stmt, 3, key, len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 4, g_get_real_time() / G_USEC_PER_SEC);
+	return done(s, stmt);
+}
+
+GBytes *
+pxm_omemo_store_get_identity_ed(PxmOmemoStore *s, const char *jid,
+				guint32 device)
+{
+	sqlite3_stmt *stmt = prep(s, "SELECT ed_key FROM omemo_remote_identity "
+				     "WHERE jid = ? AND device = ?");
+	GBytes *out = NULL;
+
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, jid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, device);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		out = column_bytes(stmt, 0);
+	sqlite3_reset(stmt);
+	return out;
+}
+
+gboolean
+pxm_omemo_store_put_identity_ed(PxmOmemoStore *s, const char *jid,
+				guint32 device, const guint8 *ed, gsize len)
+{
+	sqlite3_stmt *stmt = prep(s, "UPDATE omemo_remote_identity SET "
+				     "ed_key = ? WHERE jid = ? AND device = ?");
+
+	if (stmt == NULL)
+		return FALSE;
+	sqlite3_bind_blob(stmt, 1, ed, len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(stmt, 2, jid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 3, device);
 	return done(s, stmt);
 }
 

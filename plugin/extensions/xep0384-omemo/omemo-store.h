@@ -78,6 +78,14 @@ GBytes *pxm_omemo_store_get_identity_key(PxmOmemoStore *s, const char *jid,
 gboolean pxm_omemo_store_put_identity_key(PxmOmemoStore *s, const char *jid,
 					  guint32 device, const guint8 *key,
 					  gsize len);
+/* The Ed25519 form (32 bytes) of a contact device's identity, as OMEMO 2
+ * sent it; NULL when unknown.  Cleared when the identity key changes; the
+ * caller checks it converts to the stored Curve25519 key. */
+GBytes *pxm_omemo_store_get_identity_ed(PxmOmemoStore *s, const char *jid,
+					guint32 device);
+gboolean pxm_omemo_store_put_identity_ed(PxmOmemoStore *s, const char *jid,
+					 guint32 device, const guint8 *ed,
+					 gsize len);
 PxmOmemoTrust pxm_omemo_store_get_trust(PxmOmemoStore *s, const char *jid,
 					guint32 device);
 gboolean pxm_omemo_store_set_trust(PxmOmemoStore *s, const char *jid,
