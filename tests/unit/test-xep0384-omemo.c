@@ -1303,7 +1303,7 @@ ed25519_bundle(signal_context *ctx, guint8 ik[32])
 
 	g_assert_cmpint(gcry_sexp_build(&params, NULL,
 					"(genkey (ecc (curve Ed25519)"
-					" (flags eddsa)))"),
+					" (flags eddsa transient-key)))"),
 			==, 0);
 	g_assert_cmpint(gcry_pk_genkey(&pair, params), ==, 0);
 	q = gcry_sexp_find_token(pair, "q", 0);
