@@ -137,7 +137,44 @@ struct PxmStore {
 	sqlite3 *db;
 	guint depth;
 	sqlite3_stmt *stmts[PXM_N_STMTS];
+	/* Key-value reads, "component\x1fkey" -> GBytes (or kv_absent):
+	 * extensions read settings on every message.  Writes drop the entry,
+	 * any rollback drops them all (the store has the only connection:
+	 * locking_mode=EXCLUSIVE). */
+	GHashTable *kv_cache;
 };
+
+/* The cached answer "no such key". */
+static GBytes *kv_absent;
+#define KV_CACHE_MAX 4096
+
+static char *
+kv_cache_key(const char *component, const char *key)
+{
+	return g_strconcat(component, "\x1f", key, NULL);
+}
+
+static void
+kv_cache_forget(PxmStore *store, const char *component, const char *key)
+{
+	g_autofree char *k = NULL;
+
+	if (store->kv_cache == NULL)
+		return;
+	if (key == NULL) {
+		g_hash_table_remove_all(store->kv_cache);
+		return;
+	}
+	k = kv_cache_key(component, key);
+	g_hash_table_remove(store->kv_cache, k);
+}
+
+static void
+kv_cache_value_free(gpointer value)
+{
+	if (value != kv_absent)
+		g_bytes_unref(value);
+}
 
 /* A cached statement borrowed for one call: reset (releasing its read lock)
  * and unbound on every way out of the scope. */
@@ -694,6 +731,10 @@ pxm_store_open(const char *path, GError **error)
 	}
 
 	store = g_new0(PxmStore, 1);
+	if (kv_absent == NULL)
+		kv_absent = g_bytes_new_static("", 0);
+	store->kv_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						kv_cache_value_free);
 	store->path = g_strdup(path);
 	store->file_id = g_steal_pointer(&file_id);
 	file_id_register(store->file_id);
@@ -734,6 +775,7 @@ pxm_store_close(PxmStore *store)
 		sqlite3_finalize(store->stmts[i]);
 		store->stmts[i] = NULL;
 	}
+	g_clear_pointer(&store->kv_cache, g_hash_table_unref);
 
 	if (store->db) {
 		if (store->depth > 0) {
@@ -826,6 +868,7 @@ pxm_store_begin(PxmStore *store, GError **error)
 static void
 rollback_level(PxmStore *store)
 {
+	kv_cache_forget(store, NULL, NULL);
 	/* Nothing left to undo when SQLite rolled back the whole transaction
 	 * itself. */
 	if (sqlite3_get_autocommit(store->db)) {
@@ -850,6 +893,7 @@ pxm_store_commit(PxmStore *store, GError **error)
 	g_return_val_if_fail(store->depth > 0, FALSE);
 
 	if (sqlite3_get_autocommit(store->db)) {
+		kv_cache_forget(store, NULL, NULL);
 		store->depth--;
 		set_rolled_back_error(error);
 		return FALSE;
@@ -875,6 +919,7 @@ pxm_store_rollback(PxmStore *store, GError **error)
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(store->depth > 0, FALSE);
 
+	kv_cache_forget(store, NULL, NULL);
 	if (!sqlite3_get_autocommit(store->db)) {
 		rc = sqlite3_exec(store->db,
 				  store->depth == 1 ? "ROLLBACK" : rollback_to,
@@ -1311,6 +1356,7 @@ pxm_store_kv_set(PxmStore *store, const char *component, const char *key,
 	g_return_val_if_fail(key != NULL, FALSE);
 	g_return_val_if_fail(value != NULL || len == 0, FALSE);
 
+	kv_cache_forget(store, component, key);
 	stmt = store_stmt(store, PXM_STMT_KV_SET, error);
 	if (stmt == NULL) {
 		return FALSE;
@@ -1328,6 +1374,8 @@ pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
 		     GBytes **out_value, GError **error)
 {
 	g_auto(PxmCachedStmt) stmt = NULL;
+	g_autofree char *cache_key = NULL;
+	gpointer cached;
 	int rc;
 
 	g_return_val_if_fail(store != NULL, FALSE);
@@ -1336,6 +1384,14 @@ pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
 	g_return_val_if_fail(out_value != NULL, FALSE);
 
 	*out_value = NULL;
+	cache_key = kv_cache_key(component, key);
+	if (store->kv_cache != NULL &&
+	    g_hash_table_lookup_extended(store->kv_cache, cache_key, NULL,
+					 &cached)) {
+		if (cached != kv_absent)
+			*out_value = g_bytes_ref(cached);
+		return TRUE;
+	}
 	stmt = store_stmt(store, PXM_STMT_KV_GET, error);
 	if (stmt == NULL) {
 		return FALSE;
@@ -1343,7 +1399,14 @@ pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
 	bind_text(stmt, 1, component);
 	bind_text(stmt, 2, key);
 	rc = sqlite3_step(stmt);
+	if (store->kv_cache != NULL &&
+	    g_hash_table_size(store->kv_cache) >= KV_CACHE_MAX)
+		g_hash_table_remove_all(store->kv_cache);
 	if (rc == SQLITE_DONE) {
+		if (store->kv_cache != NULL)
+			g_hash_table_insert(store->kv_cache,
+					    g_steal_pointer(&cache_key),
+					    kv_absent);
 		return TRUE;
 	}
 	if (rc != SQLITE_ROW) {
@@ -1357,6 +1420,10 @@ pxm_store_kv_get_dup(PxmStore *store, const char *component, const char *key,
 
 		*out_value = g_bytes_new(data, (gsize)len);
 	}
+	if (store->kv_cache != NULL)
+		g_hash_table_insert(store->kv_cache,
+				    g_steal_pointer(&cache_key),
+				    g_bytes_ref(*out_value));
 	return TRUE;
 }
 
@@ -1408,6 +1475,7 @@ pxm_store_kv_delete(PxmStore *store, const char *component, const char *key,
 	g_return_val_if_fail(store != NULL, FALSE);
 	g_return_val_if_fail(component != NULL, FALSE);
 
+	kv_cache_forget(store, component, key);
 	stmt = store_stmt(
 		store, key ? PXM_STMT_KV_DELETE : PXM_STMT_KV_DELETE_COMPONENT,
 		error);

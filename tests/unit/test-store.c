@@ -1153,6 +1153,63 @@ test_transaction_commit_rollback(Fixture *fx, gconstpointer data)
 	pxm_store_close(store);
 }
 
+/* The value of @key of component "t" in *@value (freeing the previous). */
+static const char *
+kv_get(PxmStore *store, char **value, const char *key)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_clear_pointer(value, g_free);
+	g_assert_true(
+		pxm_store_kv_get_string_dup(store, "t", key, value, &error));
+	g_assert_no_error(error);
+	return *value;
+}
+
+/* Reads are cached in memory: a value read again after a write, a delete
+ * or a rollback is the stored one. */
+static void
+test_kv_cache(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	PxmStore *store = open_ok(fx->path);
+	char *value = NULL;
+
+	g_assert_null(kv_get(store, &value, "k"));
+	g_assert_true(pxm_store_kv_set_string(store, "t", "k", "a", &error));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "a");
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "a");
+	/* A write in a transaction rolled back (at an inner level, then the
+	 * whole transaction). */
+	g_assert_true(pxm_store_begin(store, &error));
+	g_assert_true(pxm_store_begin(store, &error));
+	g_assert_true(pxm_store_kv_set_string(store, "t", "k", "b", &error));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "b");
+	g_assert_true(pxm_store_rollback(store, &error));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "a");
+	g_assert_true(pxm_store_kv_set_string(store, "t", "new", "c", &error));
+	g_assert_cmpstr(kv_get(store, &value, "new"), ==, "c");
+	g_assert_true(pxm_store_rollback(store, &error));
+	g_assert_null(kv_get(store, &value, "new"));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "a");
+	/* Deletes, one key and a whole component. */
+	g_assert_true(pxm_store_kv_delete(store, "t", "k", &error));
+	g_assert_null(kv_get(store, &value, "k"));
+	g_assert_true(pxm_store_kv_set_string(store, "t", "k", "d", &error));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "d");
+	g_assert_true(pxm_store_kv_delete(store, "t", NULL, &error));
+	g_assert_null(kv_get(store, &value, "k"));
+	/* What was read from the cache is what the file holds. */
+	g_assert_true(pxm_store_kv_set_string(store, "t", "k", "e", &error));
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "e");
+	pxm_store_close(store);
+	store = open_ok(fx->path);
+	g_assert_cmpstr(kv_get(store, &value, "k"), ==, "e");
+	g_free(value);
+	g_assert_no_error(error);
+	pxm_store_close(store);
+}
+
 static void
 test_transaction_nested(Fixture *fx, gconstpointer data)
 {
@@ -1493,6 +1550,7 @@ main(int argc, char **argv)
 	ADD("/store/transaction/commit-rollback",
 	    test_transaction_commit_rollback);
 	ADD("/store/transaction/nested", test_transaction_nested);
+	ADD("/store/kv/cache", test_kv_cache);
 	ADD("/store/kv/set-get-delete", test_kv);
 	ADD("/store/crash/sigkill-mid-transaction", test_crash_sigkill);
 

@@ -38,6 +38,10 @@ struct PxmOmemoStore {
 	PxmStore *store; /* borrowed */
 	sqlite3 *db;
 	GHashTable *stmts; /* const char *sql -> sqlite3_stmt* */
+	/* "version:jid" -> GArray of device ids: every incoming message asks
+	 * whether its conversation is encrypted, which reads the device
+	 * lists; all writes go through pxm_omemo_store_set_devices(). */
+	GHashTable *devices;
 	/* Our identity, once loaded or created. */
 	guint32 device_id;
 	GBytes *pub;
@@ -115,6 +119,8 @@ pxm_omemo_store_open(PxmStore *store, gboolean *out_new, GError **error)
 	s->store = store;
 	s->db = pxm_store_get_db(store);
 	s->stmts = g_hash_table_new_full(NULL, NULL, NULL, finalize_stmt);
+	s->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   (GDestroyNotify)g_array_unref);
 	*out_new = version == 0;
 	if (version != 0 && !pxm_omemo_store_load_identity(s, &s->device_id,
 							   NULL, NULL, error)) {
@@ -130,6 +136,7 @@ pxm_omemo_store_free(PxmOmemoStore *s)
 	if (s == NULL)
 		return;
 	g_hash_table_unref(s->stmts);
+	g_hash_table_unref(s->devices);
 	g_clear_pointer(&s->pub, g_bytes_unref);
 	pxm_secret_free(s->priv);
 	g_free(s);
@@ -491,8 +498,13 @@ pxm_omemo_store_set_devices(PxmOmemoStore *s, const char *jid, guint version,
 			    const GArray *ids)
 {
 	sqlite3_stmt *del, *ins;
-	gboolean ok = pxm_store_begin(s->store, NULL);
+	g_autofree char *key = g_strdup_printf("%u:%s", version, jid);
+	gboolean ok;
 
+	/* Read again from the store next time (also after a failure or a
+	 * rollback of an enclosing transaction). */
+	g_hash_table_remove(s->devices, key);
+	ok = pxm_store_begin(s->store, NULL);
 	if (!ok)
 		return FALSE;
 	del = prep(s, "DELETE FROM omemo_device WHERE jid = ? AND "
@@ -524,14 +536,27 @@ pxm_omemo_store_set_devices(PxmOmemoStore *s, const char *jid, guint version,
 GArray *
 pxm_omemo_store_get_devices(PxmOmemoStore *s, const char *jid, guint version)
 {
-	sqlite3_stmt *stmt = prep(s, "SELECT device FROM omemo_device WHERE "
-				     "jid = ? AND version = ? ORDER BY device");
+	g_autofree char *key = g_strdup_printf("%u:%s", version, jid);
+	GArray *cached = g_hash_table_lookup(s->devices, key);
+	sqlite3_stmt *stmt;
+	GArray *ids;
 
-	if (stmt != NULL) {
-		sqlite3_bind_text(stmt, 1, jid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(stmt, 2, version);
+	if (cached == NULL) {
+		stmt = prep(s, "SELECT device FROM omemo_device WHERE jid = ? "
+			       "AND version = ? ORDER BY device");
+		if (stmt != NULL) {
+			sqlite3_bind_text(stmt, 1, jid, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int(stmt, 2, version);
+		}
+		cached = list_ids(s, stmt);
+		/* Bounded: one entry per conversation partner seen. */
+		if (g_hash_table_size(s->devices) >= 4096)
+			g_hash_table_remove_all(s->devices);
+		g_hash_table_insert(s->devices, g_steal_pointer(&key), cached);
 	}
-	return list_ids(s, stmt);
+	ids = g_array_sized_new(FALSE, FALSE, sizeof(guint32), cached->len);
+	g_array_append_vals(ids, cached->data, cached->len);
+	return ids;
 }
 
 /* --- libomemo-c callbacks ------------------------------------------------- */
