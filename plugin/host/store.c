@@ -142,6 +142,8 @@ struct PxmStore {
 	 * any rollback drops them all (the store has the only connection:
 	 * locking_mode=EXCLUSIVE). */
 	GHashTable *kv_cache;
+	/* Bumped by every key-value write or delete and every rollback. */
+	guint64 generation;
 };
 
 /* The cached answer "no such key". */
@@ -159,6 +161,7 @@ kv_cache_forget(PxmStore *store, const char *component, const char *key)
 {
 	g_autofree char *k = NULL;
 
+	store->generation++;
 	if (store->kv_cache == NULL)
 		return;
 	if (key == NULL) {
@@ -932,6 +935,14 @@ pxm_store_rollback(PxmStore *store, GError **error)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+guint64
+pxm_store_get_generation(PxmStore *store)
+{
+	g_return_val_if_fail(store != NULL, 0);
+
+	return store->generation;
 }
 
 guint

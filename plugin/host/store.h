@@ -278,6 +278,18 @@ gboolean pxm_store_commit(PxmStore *store, GError **error);
 gboolean pxm_store_rollback(PxmStore *store, GError **error);
 
 /**
+ * pxm_store_get_generation:
+ * @store: a store.
+ *
+ * A number that changes whenever a key-value entry is written or deleted
+ * and whenever a transaction is rolled back: what a caller computed from
+ * the key-value table is still right while it has not changed.
+ *
+ * Returns: the current generation.
+ */
+guint64 pxm_store_get_generation(PxmStore *store);
+
+/**
  * pxm_store_get_transaction_depth:
  * @store: a store.
  *

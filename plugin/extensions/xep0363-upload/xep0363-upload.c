@@ -303,6 +303,39 @@ is_http_url(const char *text)
 	       g_ascii_strcasecmp(scheme, "http") == 0;
 }
 
+/*
+ * Whether the body may be a link, from its start, without copying it: most
+ * messages are not.  libxml2 hands text to xmlnode in pieces, so a first
+ * piece too short to tell answers TRUE.
+ */
+static gboolean
+may_be_link(xmlnode *message, const char *body)
+{
+	xmlnode *node, *piece;
+	const char *p;
+	gsize len;
+
+	if (body != NULL) {
+		p = body;
+		len = strlen(body);
+	} else {
+		node = pxm_xml_child(message, "body", NULL);
+		piece = node != NULL ? node->child : NULL;
+		if (piece == NULL || piece->type != XMLNODE_TYPE_DATA)
+			return piece != NULL;
+		p = piece->data;
+		len = piece->data_sz;
+	}
+	while (len > 0 && g_ascii_isspace(*p)) {
+		p++;
+		len--;
+	}
+	if (len < 7)
+		return TRUE;
+	return g_ascii_strncasecmp(p, "http", 4) == 0 ||
+	       g_ascii_strncasecmp(p, "aesgcm:", 7) == 0;
+}
+
 gboolean
 pxm_upload_link_parse(xmlnode *message, const char *body, char **url,
 		      guint8 key[32], guint8 iv[16], gsize *iv_len)
@@ -313,6 +346,8 @@ pxm_upload_link_parse(xmlnode *message, const char *body, char **url,
 
 	*url = NULL;
 	*iv_len = 0;
+	if (!may_be_link(message, body))
+		return FALSE;
 	if (body == NULL) {
 		own_body = child_data(message, "body");
 		body = own_body;

@@ -42,6 +42,7 @@ struct PxmOmemoStore {
 	 * whether its conversation is encrypted, which reads the device
 	 * lists; all writes go through pxm_omemo_store_set_devices(). */
 	GHashTable *devices;
+	guint64 devices_generation; /* bumped by every device-list write */
 	/* Our identity, once loaded or created. */
 	guint32 device_id;
 	GBytes *pub;
@@ -498,12 +499,14 @@ pxm_omemo_store_set_devices(PxmOmemoStore *s, const char *jid, guint version,
 			    const GArray *ids)
 {
 	sqlite3_stmt *del, *ins;
-	g_autofree char *key = g_strdup_printf("%u:%s", version, jid);
+	g_autofree char *key = g_strconcat(version == 4 ? "4:" : "3:", jid,
+					   NULL);
 	gboolean ok;
 
 	/* Read again from the store next time (also after a failure or a
 	 * rollback of an enclosing transaction). */
 	g_hash_table_remove(s->devices, key);
+	s->devices_generation++;
 	ok = pxm_store_begin(s->store, NULL);
 	if (!ok)
 		return FALSE;
@@ -533,10 +536,17 @@ pxm_omemo_store_set_devices(PxmOmemoStore *s, const char *jid, guint version,
 	return pxm_store_commit(s->store, NULL);
 }
 
+guint64
+pxm_omemo_store_get_devices_generation(PxmOmemoStore *s)
+{
+	return s->devices_generation;
+}
+
 GArray *
 pxm_omemo_store_get_devices(PxmOmemoStore *s, const char *jid, guint version)
 {
-	g_autofree char *key = g_strdup_printf("%u:%s", version, jid);
+	g_autofree char *key = g_strconcat(version == 4 ? "4:" : "3:", jid,
+					   NULL);
 	GArray *cached = g_hash_table_lookup(s->devices, key);
 	sqlite3_stmt *stmt;
 	GArray *ids;

@@ -108,4 +108,10 @@ void pxm_omemo_store_attach(PxmOmemoStore *s,
 /** The libomemo-c address name of @jid for @version ("3:jid"). */
 char *pxm_omemo_address_name_dup(guint version, const char *jid);
 
+/**
+ * pxm_omemo_store_get_devices_generation:
+ * Returns: a number that changes whenever a device list is written.
+ */
+guint64 pxm_omemo_store_get_devices_generation(PxmOmemoStore *s);
+
 G_END_DECLS

@@ -42,7 +42,18 @@ struct PxmOmemo {
 	GHashTable *announced;
 	guint maintain_timer; /* the daily key check (start()) */
 	PxmOmemoRooms *rooms; /* private rooms (omemo-rooms.c) */
+	/* jid -> Decision: pxm_omemo_is_encrypted() runs for every incoming
+	 * message; its answer holds while the settings (store generation),
+	 * the device lists and the account default have not changed. */
+	GHashTable *decisions;
 };
+
+typedef struct {
+	guint64 store_generation;
+	guint64 devices_generation;
+	gboolean default_on;
+	gboolean encrypted;
+} Decision;
 
 typedef struct PxmOmemo State;
 
@@ -58,6 +69,7 @@ state_clear(State *state)
 	g_ptr_array_unref(state->jobs);
 	g_hash_table_unref(state->told);
 	g_hash_table_unref(state->announced);
+	g_hash_table_unref(state->decisions);
 	pxm_omemo_engine_free(state->engine);
 }
 
@@ -397,14 +409,43 @@ default_on(State *state)
 	       purple_account_get_bool(pa, PXM_SETTING_OMEMO_DEFAULT, TRUE);
 }
 
-gboolean
-pxm_omemo_is_encrypted(PxmOmemo *state, const char *jid)
+static gboolean
+decide_encrypted(State *state, const char *jid, gboolean on_by_default)
 {
 	g_autofree char *setting = conversation_setting_dup(state, jid);
 
 	if (setting != NULL)
 		return g_str_equal(setting, "on");
-	return default_on(state) && has_devices(state, jid);
+	return on_by_default && has_devices(state, jid);
+}
+
+gboolean
+pxm_omemo_is_encrypted(PxmOmemo *state, const char *jid)
+{
+	PxmStore *store = pxm_account_get_store(state->account);
+	guint64 store_generation =
+		store != NULL ? pxm_store_get_generation(store) : 0;
+	guint64 devices_generation = pxm_omemo_store_get_devices_generation(
+		pxm_omemo_engine_get_store(state->engine));
+	gboolean on_by_default = default_on(state);
+	Decision *d = g_hash_table_lookup(state->decisions, jid);
+
+	if (d == NULL) {
+		if (g_hash_table_size(state->decisions) >= 4096)
+			g_hash_table_remove_all(state->decisions);
+		d = g_new0(Decision, 1);
+		d->store_generation = G_MAXUINT64;
+		g_hash_table_insert(state->decisions, g_strdup(jid), d);
+	}
+	if (d->store_generation != store_generation ||
+	    d->devices_generation != devices_generation ||
+	    d->default_on != on_by_default) {
+		d->encrypted = decide_encrypted(state, jid, on_by_default);
+		d->store_generation = store_generation;
+		d->devices_generation = devices_generation;
+		d->default_on = on_by_default;
+	}
+	return d->encrypted;
 }
 
 static gboolean
@@ -1322,9 +1363,16 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 
 	if (st->message == NULL || g_strcmp0(st->type, "error") == 0)
 		return PXM_VERDICT_CONTINUE;
-	peer = pxm_jid_bare_dup(st->sent_by_me ? st->to : st->from);
 	encs[0] = find_encrypted(st->message, PXM_NS_OMEMO);
 	encs[1] = find_encrypted(st->message, PXM_NS_OMEMO_LEGACY);
+	/* Most messages: plaintext in a one-to-one conversation, which
+	 * matters only when it is encrypted (below). */
+	if (encs[0] == NULL && encs[1] == NULL &&
+	    g_strcmp0(st->type, "groupchat") != 0 &&
+	    (st->sent_by_me || !pxm_stanza_is_chat(st) ||
+	     !pxm_stanza_has_body(st)))
+		return PXM_VERDICT_CONTINUE;
+	peer = pxm_jid_bare_dup(st->sent_by_me ? st->to : st->from);
 	if (g_strcmp0(st->type, "groupchat") == 0) {
 		PxmVerdict verdict;
 
@@ -1964,6 +2012,8 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 	state->lists = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					     NULL);
 	state->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
+	state->decisions = g_hash_table_new_full(g_str_hash, g_str_equal,
+						 g_free, g_free);
 	state->told = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    NULL);
 	state->announced = g_hash_table_new_full(g_str_hash, g_str_equal,

@@ -532,9 +532,14 @@ static PxmVerdict
 handle(PxmAccount *account, gpointer data, PxmStanza *st)
 {
 	State *state = data;
-	g_autofree char *jid = pxm_jid_bare_dup(st->from);
+	g_autofree char *jid = NULL;
 	Room *room;
 
+	/* Most stanzas come from contacts while we are in no room. */
+	if (st->kind != PXM_STANZA_PRESENCE &&
+	    g_hash_table_size(state->rooms) == 0)
+		return PXM_VERDICT_CONTINUE;
+	jid = pxm_jid_bare_dup(st->from);
 	if (jid == NULL)
 		return PXM_VERDICT_CONTINUE;
 	room = g_hash_table_lookup(state->rooms, jid);
