@@ -13,6 +13,7 @@
 #include "extensions/xep0384-omemo/xep0384-omemo.h"
 #include "host.h"
 #include "pxm-test-account.h"
+#include "pxm-test-omemo-net.h"
 #include "pxm-test.h"
 
 #define ID "xep0384-omemo"
@@ -24,269 +25,12 @@ static const char *room_features[3];
  * it, as Prosody answers by default). */
 static const char *room_listed;
 
-/* --- The router: a PEP service and message delivery between accounts --- */
-
 typedef struct {
-	char *jid; /* full */
-	char *dir;
-	PxmAccount *account;
-	GPtrArray *sent;  /* XML strings */
-	GPtrArray *shown; /* bodies that passed the pipeline */
-} Peer;
-
-typedef struct {
-	Peer *to;
-	xmlnode *node;
-} Delivery;
-
-static GQueue deliveries = G_QUEUE_INIT;
-static GHashTable *pep;  /* "owner node" -> GHashTable(item -> xmlnode) */
-static GPtrArray *peers; /* Peer* */
-
-static Peer *
-find_peer(const char *jid)
-{
-	for (guint i = 0; i < peers->len; i++) {
-		Peer *p = peers->pdata[i];
-
-		if (g_str_equal(p->jid, jid))
-			return p;
-	}
-	for (guint i = 0; i < peers->len; i++) {
-		Peer *p = peers->pdata[i];
-
-		if (pxm_jid_bare_equal(p->jid, jid))
-			return p;
-	}
-	return NULL;
-}
+	PxmTestPeer *romeo, *juliet, *nurse;
+} Fixture;
 
 static xmlnode *room_iq(xmlnode *iq);
-
-static xmlnode *
-reply_to(xmlnode *iq, const char *from, const char *type)
-{
-	xmlnode *r = xmlnode_new("iq");
-
-	xmlnode_set_attrib(r, "type", type);
-	xmlnode_set_attrib(r, "id", xmlnode_get_attrib(iq, "id"));
-	if (from != NULL)
-		xmlnode_set_attrib(r, "from", from);
-	return r;
-}
-
-static void
-route_iq(Peer *sender, xmlnode *iq)
-{
-	xmlnode *pubsub = pxm_xml_child(iq, "pubsub", PXM_NS_PUBSUB);
-	xmlnode *publish = pxm_xml_child(pubsub, "publish", NULL);
-	xmlnode *items = pxm_xml_child(pubsub, "items", NULL);
-	const char *to = xmlnode_get_attrib(iq, "to");
-	g_autofree char *owner = pxm_jid_bare_dup(to != NULL ? to
-							     : sender->jid);
-	xmlnode *reply;
-	Delivery *d = g_new0(Delivery, 1);
-
-	d->to = sender;
-	if (g_strcmp0(to, ROOM) == 0) {
-		reply = room_iq(iq);
-	} else if (publish != NULL) {
-		const char *node = xmlnode_get_attrib(publish, "node");
-		xmlnode *item = pxm_xml_child(publish, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-
-		if (table == NULL) {
-			table = g_hash_table_new_full(
-				g_str_hash, g_str_equal, g_free,
-				(GDestroyNotify)xmlnode_free);
-			g_hash_table_insert(pep, g_strdup(key), table);
-		}
-		xmlnode *payload = item->child;
-
-		/* Attributes are children too in libpurple's xmlnode. */
-		while (payload != NULL && payload->type != XMLNODE_TYPE_TAG)
-			payload = payload->next;
-		g_hash_table_replace(table,
-				     g_strdup(xmlnode_get_attrib(item, "id")),
-				     xmlnode_copy(payload));
-		reply = reply_to(iq, owner, "result");
-	} else if (items != NULL) {
-		const char *node = xmlnode_get_attrib(items, "node");
-		xmlnode *want = pxm_xml_child(items, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-		xmlnode *payload = NULL;
-		const char *item_id = NULL;
-
-		if (table != NULL && want != NULL) {
-			item_id = xmlnode_get_attrib(want, "id");
-			payload = g_hash_table_lookup(table, item_id);
-		} else if (table != NULL) {
-			GHashTableIter iter;
-			gpointer k, v;
-
-			g_hash_table_iter_init(&iter, table);
-			if (g_hash_table_iter_next(&iter, &k, &v)) {
-				item_id = k;
-				payload = v;
-			}
-		}
-		if (payload == NULL) {
-			xmlnode *error;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "error");
-			error = xmlnode_new_child(reply, "error");
-			xmlnode_set_attrib(error, "type", "cancel");
-			xmlnode_set_namespace(
-				xmlnode_new_child(error, "item-not-found"),
-				PXM_NS_STANZAS);
-		} else {
-			xmlnode *ps, *its, *it;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "result");
-			ps = xmlnode_new_child(reply, "pubsub");
-			xmlnode_set_namespace(ps, PXM_NS_PUBSUB);
-			its = xmlnode_new_child(ps, "items");
-			xmlnode_set_attrib(its, "node", node);
-			it = xmlnode_new_child(its, "item");
-			xmlnode_set_attrib(it, "id", item_id);
-			xmlnode_insert_child(it, xmlnode_copy(payload));
-		}
-	} else {
-		reply = reply_to(iq, to != NULL ? to : owner, "result");
-	}
-	d->node = reply;
-	g_queue_push_tail(&deliveries, d);
-}
-
-static void room_message(Peer *sender, xmlnode *stanza);
-
-static void
-route_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Peer *sender = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(sender->sent, xmlnode_to_str(stanza, NULL));
-	if (g_str_equal(stanza->name, "iq")) {
-		route_iq(sender, stanza);
-	} else if (g_str_equal(stanza->name, "message") &&
-		   g_strcmp0(xmlnode_get_attrib(stanza, "to"), ROOM) == 0) {
-		room_message(sender, stanza);
-	} else if (g_str_equal(stanza->name, "message")) {
-		Peer *to = find_peer(xmlnode_get_attrib(stanza, "to"));
-
-		if (to != NULL) {
-			Delivery *d = g_new0(Delivery, 1);
-
-			xmlnode_set_attrib(stanza, "from", sender->jid);
-			d->to = to;
-			d->node = xmlnode_copy(stanza);
-			g_queue_push_tail(&deliveries, d);
-		}
-	}
-	xmlnode_free(stanza);
-}
-
-static void
-receive(Peer *p, xmlnode *node)
-{
-	PxmStanza st;
-
-	if (g_str_equal(node->name, "iq")) {
-		pxm_iq_tracker_handle(p->account->iq, node);
-		return;
-	}
-	pxm_stanza_init(&st, node, FALSE);
-	switch (pxm_pipeline_incoming(p->account, &st)) {
-	case PXM_VERDICT_CONTINUE: /* the prpl shows the <body/> */
-		if (st.body == NULL && pxm_xml_child(node, "body", NULL))
-			st.body = xmlnode_get_data(
-				pxm_xml_child(node, "body", NULL));
-		if (st.body != NULL)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	case PXM_VERDICT_CONSUMED: /* shown by the presenter, if any */
-		if (st.body != NULL && st.encrypted)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	default:
-		break;
-	}
-	pxm_stanza_clear(&st);
-}
-
-/* Delivers what is queued, messages included, until nothing is left. */
-static void
-pump(void)
-{
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		receive(d->to, d->node);
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-}
-
-static Peer *
-peer_new(const char *jid)
-{
-	Peer *p = g_new0(Peer, 1);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
-	p->jid = g_strdup(jid);
-	p->dir = g_dir_make_tmp("pxm-omemo-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(p->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	p->sent = g_ptr_array_new_with_free_func(g_free);
-	p->shown = g_ptr_array_new_with_free_func(g_free);
-	p->account = pxm_account_new(pxm_host_get_registry(), NULL, jid, store,
-				     route_send, p);
-	g_assert_true(pxm_account_set_active(
-		p->account, pxm_test_extension_index(ID), TRUE));
-	g_ptr_array_add(peers, p);
-	return p;
-}
-
-static void
-remove_dir(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-peer_free(Peer *p)
-{
-	if (p->account != NULL)
-		pxm_account_free(p->account, NULL);
-	remove_dir(p->dir);
-	g_free(p->dir);
-	g_free(p->jid);
-	g_ptr_array_unref(p->sent);
-	g_ptr_array_unref(p->shown);
-	g_free(p);
-}
-
-typedef struct {
-	Peer *romeo, *juliet, *nurse;
-} Fixture;
+static void room_message(PxmTestPeer *sender, xmlnode *stanza);
 
 static void
 setup(Fixture *f, gconstpointer data)
@@ -294,30 +38,24 @@ setup(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(pxm_host_init(&error));
-	pep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				    (GDestroyNotify)g_hash_table_unref);
-	peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
-	f->romeo = peer_new("romeo@montague.lit/orchard");
-	f->juliet = peer_new("juliet@capulet.lit/balcony");
-	pump();
+	pxm_test_net_init();
+	pxm_test_room = ROOM;
+	pxm_test_room_iq = room_iq;
+	pxm_test_room_message = room_message;
+	f->romeo = pxm_test_peer_new("romeo@montague.lit/orchard");
+	f->juliet = pxm_test_peer_new("juliet@capulet.lit/balcony");
+	pxm_test_pump();
 }
 
 static void
 teardown(Fixture *f, gconstpointer data)
 {
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-	g_ptr_array_unref(peers);
-	g_hash_table_unref(pep);
+	pxm_test_net_clear();
 	pxm_host_shutdown();
 }
 
 static PxmOmemo *
-omemo(Peer *p)
+omemo(PxmTestPeer *p)
 {
 	return p->account->states[pxm_test_extension_index(ID)];
 }
@@ -338,15 +76,15 @@ forget_node(const char *owner, const char *node)
 {
 	g_autofree char *key = g_strdup_printf("%s %s", owner, node);
 
-	g_hash_table_remove(pep, key);
+	g_hash_table_remove(pxm_test_pep, key);
 }
 
 /* --- The room -------------------------------------------------------------- */
 
-static GPtrArray *occupants; /* Peer*, in the room */
+static GPtrArray *occupants; /* PxmTestPeer*, in the room */
 
 static char *
-nick_of(const Peer *p)
+nick_of(const PxmTestPeer *p)
 {
 	return g_strndup(p->jid, strchr(p->jid, '@') - p->jid);
 }
@@ -354,7 +92,7 @@ nick_of(const Peer *p)
 static xmlnode *
 room_iq(xmlnode *iq)
 {
-	xmlnode *r = reply_to(iq, ROOM, "result");
+	xmlnode *r = pxm_test_iq_reply(iq, ROOM, "result");
 	xmlnode *query;
 
 	if (pxm_xml_child(iq, "query", PXM_NS_DISCO_INFO) != NULL) {
@@ -377,7 +115,7 @@ room_iq(xmlnode *iq)
 		xmlnode *error;
 
 		xmlnode_free(r);
-		r = reply_to(iq, ROOM, "error");
+		r = pxm_test_iq_reply(iq, ROOM, "error");
 		error = xmlnode_new_child(r, "error");
 		xmlnode_set_attrib(error, "type", "auth");
 		xmlnode_set_namespace(xmlnode_new_child(error, "forbidden"),
@@ -387,19 +125,19 @@ room_iq(xmlnode *iq)
 }
 
 static void
-deliver(Peer *to, xmlnode *node)
+deliver(PxmTestPeer *to, xmlnode *node)
 {
-	Delivery *d = g_new0(Delivery, 1);
+	PxmTestDelivery *d = g_new0(PxmTestDelivery, 1);
 
 	d->to = to;
 	d->node = node;
-	g_queue_push_tail(&deliveries, d);
+	g_queue_push_tail(&pxm_test_deliveries, d);
 }
 
 /* The room relays a message to every occupant, the sender included
  * (XEP-0045 section 7.4), from the sender's nick. */
 static void
-room_message(Peer *sender, xmlnode *stanza)
+room_message(PxmTestPeer *sender, xmlnode *stanza)
 {
 	g_autofree char *nick = nick_of(sender);
 	g_autofree char *from = g_strdup_printf(ROOM "/%s", nick);
@@ -409,7 +147,7 @@ room_message(Peer *sender, xmlnode *stanza)
 
 		xmlnode_set_attrib(copy, "from", from);
 		xmlnode_set_attrib(copy, "to",
-				   ((Peer *)occupants->pdata[i])->jid);
+				   ((PxmTestPeer *)occupants->pdata[i])->jid);
 		deliver(occupants->pdata[i], copy);
 	}
 }
@@ -437,7 +175,8 @@ occupant_presence(const char *from, const char *real, const char *type,
 }
 
 static void
-presence_of(Peer *to, Peer *about, const char *type, gboolean self)
+presence_of(PxmTestPeer *to, PxmTestPeer *about, const char *type,
+	    gboolean self)
 {
 	g_autofree char *nick = nick_of(about);
 	g_autofree char *from = g_strdup_printf(ROOM "/%s", nick);
@@ -447,7 +186,7 @@ presence_of(Peer *to, Peer *about, const char *type, gboolean self)
 
 /* XEP-0045 section 7.2.3: the occupants' presence, then ours (110). */
 static void
-join(Peer *p)
+join(PxmTestPeer *p)
 {
 	for (guint i = 0; i < occupants->len; i++) {
 		presence_of(p, occupants->pdata[i], NULL, FALSE);
@@ -455,28 +194,28 @@ join(Peer *p)
 	}
 	g_ptr_array_add(occupants, p);
 	presence_of(p, p, NULL, TRUE);
-	pump();
+	pxm_test_pump();
 }
 
 static void
-leave(Peer *p)
+leave(PxmTestPeer *p)
 {
 	g_ptr_array_remove(occupants, p);
 	for (guint i = 0; i < occupants->len; i++)
 		presence_of(occupants->pdata[i], p, "unavailable", FALSE);
-	pump();
+	pxm_test_pump();
 }
 
 /* Feeds one stanza built here to @p. */
 static void
-feed(Peer *p, xmlnode *node)
+feed(PxmTestPeer *p, xmlnode *node)
 {
-	receive(p, node);
+	pxm_test_peer_receive(p, node);
 	xmlnode_free(node);
 }
 
 static PxmOmemoRooms *
-rooms(Peer *p)
+rooms(PxmTestPeer *p)
 {
 	return pxm_omemo_get_rooms(omemo(p));
 }
@@ -493,8 +232,8 @@ static void
 room_setup(Fixture *f, gconstpointer data)
 {
 	setup(f, data);
-	f->nurse = peer_new("nurse@capulet.lit/kitchen");
-	pump();
+	f->nurse = pxm_test_peer_new("nurse@capulet.lit/kitchen");
+	pxm_test_pump();
 	occupants = g_ptr_array_new();
 	memset(room_features, 0, sizeof(room_features));
 	room_listed = NULL;
@@ -508,7 +247,7 @@ room_teardown(Fixture *f, gconstpointer data)
 }
 
 static char *
-members_str(Peer *p)
+members_str(PxmTestPeer *p)
 {
 	g_autoptr(GPtrArray) m = pxm_omemo_rooms_members_dup(rooms(p), ROOM);
 
@@ -609,7 +348,7 @@ test_refusal(Fixture *f, gconstpointer data)
 	join(f->juliet);
 	join(f->romeo);
 	pxm_omemo_rooms_set_on(rooms(f->romeo), ROOM);
-	pump();
+	pxm_test_pump();
 	g_assert_false(pxm_omemo_is_encrypted(omemo(f->romeo), ROOM));
 	g_assert_cmpint(
 		pxm_omemo_send_message(omemo(f->romeo), ROOM, "open", TRUE), ==,
@@ -620,26 +359,26 @@ test_refusal(Fixture *f, gconstpointer data)
 	/* A private room: on. */
 	private_room();
 	pxm_omemo_rooms_set_on(rooms(f->romeo), ROOM);
-	pump();
+	pxm_test_pump();
 	g_assert_true(pxm_omemo_is_encrypted(omemo(f->romeo), ROOM));
 	/* The room turned open since: a message is refused, not sent. */
 	room_features[0] = "muc_open";
 	pxm_omemo_rooms_set_on(rooms(f->romeo), ROOM);
-	pump();
+	pxm_test_pump();
 	g_ptr_array_set_size(f->romeo->sent, 0);
 	g_assert_cmpint(
 		pxm_omemo_send_message(omemo(f->romeo), ROOM, "now open", TRUE),
 		==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 0);
 	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
 }
 
 static void
-turn_on(Peer *p)
+turn_on(PxmTestPeer *p)
 {
 	pxm_omemo_rooms_set_on(rooms(p), ROOM);
-	pump();
+	pxm_test_pump();
 	g_assert_true(pxm_omemo_is_encrypted(omemo(p), ROOM));
 }
 
@@ -659,7 +398,7 @@ test_exchange_room(Fixture *f, gconstpointer data)
 	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo), ROOM,
 					       "Good morrow, friends", TRUE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	/* Every member reads it; the reflection is shown once as ours. */
 	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
 	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "Good morrow, friends");
@@ -679,7 +418,7 @@ test_exchange_room(Fixture *f, gconstpointer data)
 	g_assert_cmpint(pxm_omemo_send_message(omemo(f->juliet), ROOM,
 					       "And to you", TRUE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->romeo->shown->len, ==, 2);
 	g_assert_cmpstr(f->romeo->shown->pdata[1], ==, "And to you");
 	g_assert_cmpuint(f->nurse->shown->len, ==, 2);
@@ -723,9 +462,9 @@ test_unknown_sender(Fixture *f, gconstpointer data)
 	turn_on(f->juliet);
 	/* Romeo misses Juliet: her presence says she left. */
 	presence_of(f->romeo, f->juliet, "unavailable", FALSE);
-	pump();
+	pxm_test_pump();
 	pxm_omemo_send_message(omemo(f->juliet), ROOM, "who am I", TRUE);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->nurse->shown->len, ==, 1);
 	g_assert_cmpuint(f->romeo->shown->len, ==, 0);
 	/* An OMEMO groupchat message from a room Romeo is not in. */
@@ -757,7 +496,7 @@ test_member_without_omemo(Fixture *f, gconstpointer data)
 	turn_on(f->romeo);
 	g_ptr_array_set_size(f->romeo->sent, 0);
 	pxm_omemo_send_message(omemo(f->romeo), ROOM, "secret", TRUE);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 0);
 	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
 }
@@ -774,7 +513,7 @@ test_member_list(Fixture *f, gconstpointer data)
 	join(f->romeo);
 	join(f->juliet);
 	pxm_omemo_rooms_ready(rooms(f->romeo), ROOM);
-	pump();
+	pxm_test_pump();
 	g_assert_true(pxm_omemo_rooms_ready(rooms(f->romeo), ROOM));
 	m = members_str(f->romeo);
 	g_assert_cmpstr(m, ==, "juliet@capulet.lit rosaline@verona.lit");

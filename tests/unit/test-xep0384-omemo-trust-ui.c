@@ -12,6 +12,7 @@
 #include "extensions/xep0384-omemo/omemo-trust-ui.h"
 #include "host.h"
 #include "pxm-test-account.h"
+#include "pxm-test-omemo-net.h"
 #include "pxm-test.h"
 #include "ui.h"
 
@@ -19,247 +20,7 @@
 #define JULIET "juliet@capulet.lit"
 
 typedef struct {
-	char *jid; /* full */
-	char *dir;
-	PxmAccount *account;
-	GPtrArray *sent;  /* XML strings */
-	GPtrArray *shown; /* bodies that passed the pipeline */
-} Peer;
-
-typedef struct {
-	Peer *to;
-	xmlnode *node;
-} Delivery;
-
-static GQueue deliveries = G_QUEUE_INIT;
-static GHashTable *pep;  /* "owner node" -> GHashTable(item -> xmlnode) */
-static GPtrArray *peers; /* Peer* */
-
-static xmlnode *
-reply_to(xmlnode *iq, const char *from, const char *type)
-{
-	xmlnode *r = xmlnode_new("iq");
-
-	xmlnode_set_attrib(r, "type", type);
-	xmlnode_set_attrib(r, "id", xmlnode_get_attrib(iq, "id"));
-	if (from != NULL)
-		xmlnode_set_attrib(r, "from", from);
-	return r;
-}
-
-static void
-route_iq(Peer *sender, xmlnode *iq)
-{
-	xmlnode *pubsub = pxm_xml_child(iq, "pubsub", PXM_NS_PUBSUB);
-	xmlnode *publish = pxm_xml_child(pubsub, "publish", NULL);
-	xmlnode *items = pxm_xml_child(pubsub, "items", NULL);
-	const char *to = xmlnode_get_attrib(iq, "to");
-	g_autofree char *owner = pxm_jid_bare_dup(to != NULL ? to
-							     : sender->jid);
-	xmlnode *reply;
-	Delivery *d = g_new0(Delivery, 1);
-
-	d->to = sender;
-	if (publish != NULL) {
-		const char *node = xmlnode_get_attrib(publish, "node");
-		xmlnode *item = pxm_xml_child(publish, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-
-		if (table == NULL) {
-			table = g_hash_table_new_full(
-				g_str_hash, g_str_equal, g_free,
-				(GDestroyNotify)xmlnode_free);
-			g_hash_table_insert(pep, g_strdup(key), table);
-		}
-		xmlnode *payload = item->child;
-
-		/* Attributes are children too in libpurple's xmlnode. */
-		while (payload != NULL && payload->type != XMLNODE_TYPE_TAG)
-			payload = payload->next;
-		g_hash_table_replace(table,
-				     g_strdup(xmlnode_get_attrib(item, "id")),
-				     xmlnode_copy(payload));
-		reply = reply_to(iq, owner, "result");
-	} else if (items != NULL) {
-		const char *node = xmlnode_get_attrib(items, "node");
-		xmlnode *want = pxm_xml_child(items, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-		xmlnode *payload = NULL;
-		const char *item_id = NULL;
-
-		if (table != NULL && want != NULL) {
-			item_id = xmlnode_get_attrib(want, "id");
-			payload = g_hash_table_lookup(table, item_id);
-		} else if (table != NULL) {
-			GHashTableIter iter;
-			gpointer k, v;
-
-			g_hash_table_iter_init(&iter, table);
-			if (g_hash_table_iter_next(&iter, &k, &v)) {
-				item_id = k;
-				payload = v;
-			}
-		}
-		if (payload == NULL) {
-			xmlnode *error;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "error");
-			error = xmlnode_new_child(reply, "error");
-			xmlnode_set_attrib(error, "type", "cancel");
-			xmlnode_set_namespace(
-				xmlnode_new_child(error, "item-not-found"),
-				PXM_NS_STANZAS);
-		} else {
-			xmlnode *ps, *its, *it;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "result");
-			ps = xmlnode_new_child(reply, "pubsub");
-			xmlnode_set_namespace(ps, PXM_NS_PUBSUB);
-			its = xmlnode_new_child(ps, "items");
-			xmlnode_set_attrib(its, "node", node);
-			it = xmlnode_new_child(its, "item");
-			xmlnode_set_attrib(it, "id", item_id);
-			xmlnode_insert_child(it, xmlnode_copy(payload));
-		}
-	} else {
-		reply = reply_to(iq, to != NULL ? to : owner, "result");
-	}
-	d->node = reply;
-	g_queue_push_tail(&deliveries, d);
-}
-
-static void
-route_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Peer *sender = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(sender->sent, xmlnode_to_str(stanza, NULL));
-	if (g_str_equal(stanza->name, "iq")) {
-		route_iq(sender, stanza);
-	} else if (g_str_equal(stanza->name, "message")) {
-		const char *to = xmlnode_get_attrib(stanza, "to");
-
-		/* To a bare JID: every resource of it (all devices). */
-		xmlnode_set_attrib(stanza, "from", sender->jid);
-		for (guint i = 0; i < peers->len; i++) {
-			Peer *p = peers->pdata[i];
-			Delivery *d;
-
-			if (p == sender ||
-			    !(g_str_equal(p->jid, to) ||
-			      (pxm_jid_resource_peek(to) == NULL &&
-			       pxm_jid_bare_equal(p->jid, to))))
-				continue;
-			d = g_new0(Delivery, 1);
-			d->to = p;
-			d->node = xmlnode_copy(stanza);
-			g_queue_push_tail(&deliveries, d);
-		}
-	}
-	xmlnode_free(stanza);
-}
-
-static void
-receive(Peer *p, xmlnode *node)
-{
-	PxmStanza st;
-
-	if (g_str_equal(node->name, "iq")) {
-		pxm_iq_tracker_handle(p->account->iq, node);
-		return;
-	}
-	pxm_stanza_init(&st, node, FALSE);
-	switch (pxm_pipeline_incoming(p->account, &st)) {
-	case PXM_VERDICT_CONTINUE: /* the prpl shows the <body/> */
-		if (st.body == NULL && pxm_xml_child(node, "body", NULL))
-			st.body = xmlnode_get_data(
-				pxm_xml_child(node, "body", NULL));
-		if (st.body != NULL)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	case PXM_VERDICT_CONSUMED: /* shown by the presenter, if any */
-		if (st.body != NULL && st.encrypted)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	default:
-		break;
-	}
-	pxm_stanza_clear(&st);
-}
-
-/* Delivers what is queued, messages included, until nothing is left. */
-static void
-pump(void)
-{
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		receive(d->to, d->node);
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-}
-
-/* Delivers IQ answers only; messages stay queued (returned). */
-static Peer *
-peer_new(const char *jid)
-{
-	Peer *p = g_new0(Peer, 1);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
-	p->jid = g_strdup(jid);
-	p->dir = g_dir_make_tmp("pxm-omemo-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(p->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	p->sent = g_ptr_array_new_with_free_func(g_free);
-	p->shown = g_ptr_array_new_with_free_func(g_free);
-	p->account = pxm_account_new(pxm_host_get_registry(), NULL, jid, store,
-				     route_send, p);
-	g_assert_true(pxm_account_set_active(
-		p->account, pxm_test_extension_index(ID), TRUE));
-	g_ptr_array_add(peers, p);
-	return p;
-}
-
-static void
-remove_dir(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-peer_free(Peer *p)
-{
-	if (p->account != NULL)
-		pxm_account_free(p->account, NULL);
-	remove_dir(p->dir);
-	g_free(p->dir);
-	g_free(p->jid);
-	g_ptr_array_unref(p->sent);
-	g_ptr_array_unref(p->shown);
-	g_free(p);
-}
-
-typedef struct {
-	Peer *romeo, *juliet;
+	PxmTestPeer *romeo, *juliet;
 } Fixture;
 
 static void
@@ -268,30 +29,21 @@ setup(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(pxm_host_init(&error));
-	pep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				    (GDestroyNotify)g_hash_table_unref);
-	peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
-	f->romeo = peer_new("romeo@montague.lit/orchard");
-	f->juliet = peer_new("juliet@capulet.lit/balcony");
-	pump();
+	pxm_test_net_init();
+	f->romeo = pxm_test_peer_new("romeo@montague.lit/orchard");
+	f->juliet = pxm_test_peer_new("juliet@capulet.lit/balcony");
+	pxm_test_pump();
 }
 
 static void
 teardown(Fixture *f, gconstpointer data)
 {
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-	g_ptr_array_unref(peers);
-	g_hash_table_unref(pep);
+	pxm_test_net_clear();
 	pxm_host_shutdown();
 }
 
 static PxmOmemo *
-omemo(Peer *p)
+omemo(PxmTestPeer *p)
 {
 	return p->account->states[pxm_test_extension_index(ID)];
 }
@@ -308,21 +60,21 @@ count_with(GPtrArray *strings, const char *needle)
 }
 
 static guint32
-device_of(Peer *p)
+device_of(PxmTestPeer *p)
 {
 	return pxm_omemo_engine_get_device_id(pxm_omemo_get_engine(omemo(p)));
 }
 
 static void
-send_text(Peer *from, const char *to, const char *text)
+send_text(PxmTestPeer *from, const char *to, const char *text)
 {
 	g_assert_cmpint(pxm_omemo_send_message(omemo(from), to, text, FALSE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 }
 
 static gboolean
-shown(Peer *p, const char *text)
+shown(PxmTestPeer *p, const char *text)
 {
 	for (guint i = 0; i < p->shown->len; i++)
 		if (g_str_equal(p->shown->pdata[i], text))
@@ -332,7 +84,7 @@ shown(Peer *p, const char *text)
 
 /* A PEP notification of @owner's OMEMO 2 device list (@ids, 0-ended). */
 static void
-push_devices(Peer *to, const char *owner, const guint32 *ids)
+push_devices(PxmTestPeer *to, const char *owner, const guint32 *ids)
 {
 	GString *xml = g_string_new(NULL);
 	xmlnode *ev;
@@ -355,15 +107,15 @@ push_devices(Peer *to, const char *owner, const guint32 *ids)
 			PXM_VERDICT_CONSUMED);
 	pxm_stanza_clear(&st);
 	xmlnode_free(ev);
-	pump();
+	pxm_test_pump();
 }
 
 /* Romeo verified Juliet's first device; then she adds a second one. */
-static Peer *
+static PxmTestPeer *
 second_device(Fixture *f)
 {
 	g_autofree char *fp = NULL;
-	Peer *phone;
+	PxmTestPeer *phone;
 	guint32 ids[3];
 
 	send_text(f->romeo, JULIET, "hello");
@@ -374,8 +126,8 @@ second_device(Fixture *f)
 	g_assert_nonnull(fp);
 	g_assert_true(pxm_omemo_set_trust_by_fingerprint(omemo(f->romeo),
 							 JULIET, fp, TRUE));
-	phone = peer_new("juliet@capulet.lit/phone");
-	pump();
+	phone = pxm_test_peer_new("juliet@capulet.lit/phone");
+	pxm_test_pump();
 	ids[0] = device_of(f->juliet);
 	ids[1] = device_of(phone);
 	ids[2] = 0;
@@ -388,7 +140,7 @@ second_device(Fixture *f)
 static void
 test_new_device_asked(Fixture *f, gconstpointer data)
 {
-	Peer *phone = second_device(f);
+	PxmTestPeer *phone = second_device(f);
 	g_autofree char *asked = NULL;
 	g_autofree char *expected = pxm_omemo_engine_own_fingerprint_dup(
 		pxm_omemo_get_engine(omemo(phone)), 4);
@@ -432,7 +184,7 @@ test_new_device_asked(Fixture *f, gconstpointer data)
 static void
 test_new_device_refused(Fixture *f, gconstpointer data)
 {
-	Peer *phone = second_device(f);
+	PxmTestPeer *phone = second_device(f);
 	g_autofree char *asked = NULL;
 
 	send_text(f->romeo, JULIET, "before");
@@ -485,7 +237,7 @@ test_once_per_device(Fixture *f, gconstpointer data)
 
 	g_assert_true(pxm_omemo_trust_ui_untrusted(omemo(f->romeo), JULIET,
 						   JULIET, 4242));
-	pump();
+	pxm_test_pump();
 	asked = pxm_omemo_trust_ui_asked_dup(omemo(f->romeo), JULIET, 4242);
 	g_assert_cmpstr(asked, ==, "");
 	g_assert_false(pxm_omemo_trust_ui_untrusted(omemo(f->romeo), JULIET,
@@ -498,10 +250,10 @@ test_once_per_device(Fixture *f, gconstpointer data)
 						   JULIET, 4244));
 	pxm_account_set_active(f->romeo->account, pxm_test_extension_index(ID),
 			       FALSE);
-	pump();
+	pxm_test_pump();
 	pxm_account_set_active(f->romeo->account, pxm_test_extension_index(ID),
 			       TRUE);
-	pump();
+	pxm_test_pump();
 	g_assert_false(pxm_omemo_trust_ui_untrusted(omemo(f->romeo), JULIET,
 						    JULIET, 4242));
 	g_assert_false(pxm_omemo_trust_ui_untrusted(omemo(f->romeo), JULIET,
@@ -511,7 +263,7 @@ test_once_per_device(Fixture *f, gconstpointer data)
 static void
 test_own_devices(Fixture *f, gconstpointer data)
 {
-	Peer *laptop = peer_new("romeo@montague.lit/laptop");
+	PxmTestPeer *laptop = pxm_test_peer_new("romeo@montague.lit/laptop");
 	g_autoptr(GError) error = NULL;
 	g_autofree char *list = NULL;
 	g_autofree char *fps = NULL;
@@ -521,7 +273,7 @@ test_own_devices(Fixture *f, gconstpointer data)
 	g_autofree char *other_id = g_strdup_printf("%u", device_of(laptop));
 	guint before;
 
-	pump();
+	pxm_test_pump();
 	/* The laptop published a list with both; Romeo learns it. */
 	{
 		guint32 ids[] = { device_of(f->romeo), device_of(laptop), 0 };
