@@ -13,6 +13,7 @@
 #include "extensions/xep0384-omemo/xep0384-omemo.h"
 #include "host.h"
 #include "pxm-test-account.h"
+#include "pxm-test-omemo-net.h"
 #include "pxm-test.h"
 
 #define ID "xep0384-omemo"
@@ -144,28 +145,6 @@ test_payload_v4(void)
 	pxm_omemo_payload_clear(&p);
 }
 
-static void
-test_aes256gcm(void)
-{
-	guint8 key[32] = { 1 }, iv[12] = { 2 };
-	g_autoptr(GBytes) sealed =
-		pxm_omemo_aes256gcm_seal(key, iv, (const guint8 *)"file", 4);
-	g_autoptr(GBytes) opened = NULL;
-	g_autoptr(GError) error = NULL;
-	guint8 *bad;
-
-	g_assert_cmpuint(g_bytes_get_size(sealed), ==, 20);
-	opened = pxm_omemo_aes256gcm_open(
-		key, iv, g_bytes_get_data(sealed, NULL), 20, &error);
-	g_assert_no_error(error);
-	g_assert_cmpmem(g_bytes_get_data(opened, NULL),
-			g_bytes_get_size(opened), "file", 4);
-	bad = g_memdup2(g_bytes_get_data(sealed, NULL), 20);
-	bad[0] ^= 1;
-	g_assert_null(pxm_omemo_aes256gcm_open(key, iv, bad, 20, &error));
-	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_AUTH);
-	g_free(bad);
-}
 
 static void
 test_fingerprint_format(void)
@@ -353,278 +332,8 @@ test_sce(void)
 	g_assert_error(error, PXM_OMEMO_ERROR, PXM_OMEMO_ERROR_MALFORMED);
 }
 
-/* --- The router: a PEP service and message delivery between accounts --- */
-
 typedef struct {
-	char *jid; /* full */
-	char *dir;
-	PxmAccount *account;
-	GPtrArray *sent;  /* XML strings */
-	GPtrArray *shown; /* bodies that passed the pipeline */
-} Peer;
-
-typedef struct {
-	Peer *to;
-	xmlnode *node;
-} Delivery;
-
-static GQueue deliveries = G_QUEUE_INIT;
-static GHashTable *pep;  /* "owner node" -> GHashTable(item -> xmlnode) */
-static GPtrArray *peers; /* Peer* */
-
-static Peer *
-find_peer(const char *jid)
-{
-	for (guint i = 0; i < peers->len; i++) {
-		Peer *p = peers->pdata[i];
-
-		if (g_str_equal(p->jid, jid))
-			return p;
-	}
-	for (guint i = 0; i < peers->len; i++) {
-		Peer *p = peers->pdata[i];
-
-		if (pxm_jid_bare_equal(p->jid, jid))
-			return p;
-	}
-	return NULL;
-}
-
-static xmlnode *
-reply_to(xmlnode *iq, const char *from, const char *type)
-{
-	xmlnode *r = xmlnode_new("iq");
-
-	xmlnode_set_attrib(r, "type", type);
-	xmlnode_set_attrib(r, "id", xmlnode_get_attrib(iq, "id"));
-	if (from != NULL)
-		xmlnode_set_attrib(r, "from", from);
-	return r;
-}
-
-static void
-route_iq(Peer *sender, xmlnode *iq)
-{
-	xmlnode *pubsub = pxm_xml_child(iq, "pubsub", PXM_NS_PUBSUB);
-	xmlnode *publish = pxm_xml_child(pubsub, "publish", NULL);
-	xmlnode *items = pxm_xml_child(pubsub, "items", NULL);
-	const char *to = xmlnode_get_attrib(iq, "to");
-	g_autofree char *owner = pxm_jid_bare_dup(to != NULL ? to
-							     : sender->jid);
-	xmlnode *reply;
-	Delivery *d = g_new0(Delivery, 1);
-
-	d->to = sender;
-	if (publish != NULL) {
-		const char *node = xmlnode_get_attrib(publish, "node");
-		xmlnode *item = pxm_xml_child(publish, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-
-		if (table == NULL) {
-			table = g_hash_table_new_full(
-				g_str_hash, g_str_equal, g_free,
-				(GDestroyNotify)xmlnode_free);
-			g_hash_table_insert(pep, g_strdup(key), table);
-		}
-		xmlnode *payload = item->child;
-
-		/* Attributes are children too in libpurple's xmlnode. */
-		while (payload != NULL && payload->type != XMLNODE_TYPE_TAG)
-			payload = payload->next;
-		g_hash_table_replace(table,
-				     g_strdup(xmlnode_get_attrib(item, "id")),
-				     xmlnode_copy(payload));
-		reply = reply_to(iq, owner, "result");
-	} else if (items != NULL) {
-		const char *node = xmlnode_get_attrib(items, "node");
-		xmlnode *want = pxm_xml_child(items, "item", NULL);
-		g_autofree char *key = g_strdup_printf("%s %s", owner, node);
-		GHashTable *table = g_hash_table_lookup(pep, key);
-		xmlnode *payload = NULL;
-		const char *item_id = NULL;
-
-		if (table != NULL && want != NULL) {
-			item_id = xmlnode_get_attrib(want, "id");
-			payload = g_hash_table_lookup(table, item_id);
-		} else if (table != NULL) {
-			GHashTableIter iter;
-			gpointer k, v;
-
-			g_hash_table_iter_init(&iter, table);
-			if (g_hash_table_iter_next(&iter, &k, &v)) {
-				item_id = k;
-				payload = v;
-			}
-		}
-		if (payload == NULL) {
-			xmlnode *error;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "error");
-			error = xmlnode_new_child(reply, "error");
-			xmlnode_set_attrib(error, "type", "cancel");
-			xmlnode_set_namespace(
-				xmlnode_new_child(error, "item-not-found"),
-				PXM_NS_STANZAS);
-		} else {
-			xmlnode *ps, *its, *it;
-
-			reply = reply_to(iq, to != NULL ? to : owner, "result");
-			ps = xmlnode_new_child(reply, "pubsub");
-			xmlnode_set_namespace(ps, PXM_NS_PUBSUB);
-			its = xmlnode_new_child(ps, "items");
-			xmlnode_set_attrib(its, "node", node);
-			it = xmlnode_new_child(its, "item");
-			xmlnode_set_attrib(it, "id", item_id);
-			xmlnode_insert_child(it, xmlnode_copy(payload));
-		}
-	} else {
-		reply = reply_to(iq, to != NULL ? to : owner, "result");
-	}
-	d->node = reply;
-	g_queue_push_tail(&deliveries, d);
-}
-
-static void
-route_send(PxmAccount *account, xmlnode *stanza, gpointer data)
-{
-	Peer *sender = data;
-	PxmStanza st;
-
-	pxm_stanza_init(&st, stanza, TRUE);
-	pxm_pipeline_outgoing(account, &st);
-	pxm_stanza_clear(&st);
-	g_ptr_array_add(sender->sent, xmlnode_to_str(stanza, NULL));
-	if (g_str_equal(stanza->name, "iq")) {
-		route_iq(sender, stanza);
-	} else if (g_str_equal(stanza->name, "message")) {
-		Peer *to = find_peer(xmlnode_get_attrib(stanza, "to"));
-
-		if (to != NULL) {
-			Delivery *d = g_new0(Delivery, 1);
-
-			xmlnode_set_attrib(stanza, "from", sender->jid);
-			d->to = to;
-			d->node = xmlnode_copy(stanza);
-			g_queue_push_tail(&deliveries, d);
-		}
-	}
-	xmlnode_free(stanza);
-}
-
-static void
-receive(Peer *p, xmlnode *node)
-{
-	PxmStanza st;
-
-	if (g_str_equal(node->name, "iq")) {
-		pxm_iq_tracker_handle(p->account->iq, node);
-		return;
-	}
-	pxm_stanza_init(&st, node, FALSE);
-	switch (pxm_pipeline_incoming(p->account, &st)) {
-	case PXM_VERDICT_CONTINUE: /* the prpl shows the <body/> */
-		if (st.body == NULL && pxm_xml_child(node, "body", NULL))
-			st.body = xmlnode_get_data(
-				pxm_xml_child(node, "body", NULL));
-		if (st.body != NULL)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	case PXM_VERDICT_CONSUMED: /* shown by the presenter, if any */
-		if (st.body != NULL && st.encrypted)
-			g_ptr_array_add(p->shown, g_strdup(st.body));
-		break;
-	default:
-		break;
-	}
-	pxm_stanza_clear(&st);
-}
-
-/* Delivers what is queued, messages included, until nothing is left. */
-static void
-pump(void)
-{
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		receive(d->to, d->node);
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-}
-
-/* Delivers IQ answers only; messages stay queued (returned). */
-static GPtrArray *
-pump_iqs(void)
-{
-	GPtrArray *messages = g_ptr_array_new();
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		if (g_str_equal(d->node->name, "iq")) {
-			receive(d->to, d->node);
-			xmlnode_free(d->node);
-			g_free(d);
-		} else {
-			g_ptr_array_add(messages, d);
-		}
-	}
-	return messages;
-}
-
-static Peer *
-peer_new(const char *jid)
-{
-	Peer *p = g_new0(Peer, 1);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	PxmStore *store;
-
-	p->jid = g_strdup(jid);
-	p->dir = g_dir_make_tmp("pxm-omemo-XXXXXX", &error);
-	g_assert_no_error(error);
-	path = g_build_filename(p->dir, "store.sqlite3", NULL);
-	store = pxm_store_open(path, &error);
-	g_assert_no_error(error);
-	p->sent = g_ptr_array_new_with_free_func(g_free);
-	p->shown = g_ptr_array_new_with_free_func(g_free);
-	p->account = pxm_account_new(pxm_host_get_registry(), NULL, jid, store,
-				     route_send, p);
-	g_assert_true(pxm_account_set_active(
-		p->account, pxm_test_extension_index(ID), TRUE));
-	g_ptr_array_add(peers, p);
-	return p;
-}
-
-static void
-remove_dir(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-
-		g_remove(path);
-	}
-	g_rmdir(dir);
-}
-
-static void
-peer_free(Peer *p)
-{
-	if (p->account != NULL)
-		pxm_account_free(p->account, NULL);
-	remove_dir(p->dir);
-	g_free(p->dir);
-	g_free(p->jid);
-	g_ptr_array_unref(p->sent);
-	g_ptr_array_unref(p->shown);
-	g_free(p);
-}
-
-typedef struct {
-	Peer *romeo, *juliet;
+	PxmTestPeer *romeo, *juliet;
 } Fixture;
 
 static void
@@ -633,31 +342,22 @@ setup(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 
 	g_assert_true(pxm_host_init(&error));
-	pep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-				    (GDestroyNotify)g_hash_table_unref);
-	peers = g_ptr_array_new_with_free_func((GDestroyNotify)peer_free);
-	f->romeo = peer_new("romeo@montague.lit/orchard");
-	f->juliet = peer_new("juliet@capulet.lit/balcony");
-	pump();
+	pxm_test_net_init();
+	f->romeo = pxm_test_peer_new("romeo@montague.lit/orchard");
+	f->juliet = pxm_test_peer_new("juliet@capulet.lit/balcony");
+	pxm_test_pump();
 }
 
 static void
 teardown(Fixture *f, gconstpointer data)
 {
-	Delivery *d;
-
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
-		xmlnode_free(d->node);
-		g_free(d);
-	}
-	g_ptr_array_unref(peers);
-	g_hash_table_unref(pep);
+	pxm_test_net_clear();
 	pxm_host_shutdown();
 	pxm_omemo_outbox_refuse_all("test over");
 }
 
 static PxmOmemo *
-omemo(Peer *p)
+omemo(PxmTestPeer *p)
 {
 	return p->account->states[pxm_test_extension_index(ID)];
 }
@@ -678,7 +378,7 @@ forget_node(const char *owner, const char *node)
 {
 	g_autofree char *key = g_strdup_printf("%s %s", owner, node);
 
-	g_hash_table_remove(pep, key);
+	g_hash_table_remove(pxm_test_pep, key);
 }
 
 static void
@@ -716,7 +416,7 @@ exchange(Fixture *f, const char *text)
 					       "juliet@capulet.lit", text,
 					       FALSE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->juliet->shown->len, >=, 1);
 	g_assert_cmpstr(f->juliet->shown->pdata[f->juliet->shown->len - 1], ==,
 			text);
@@ -738,7 +438,7 @@ test_exchange(Fixture *f, gconstpointer data)
 	g_assert_true(pxm_omemo_send_message(
 			      omemo(f->romeo), "juliet@capulet.lit",
 			      "Wherefore art thou?", FALSE) == PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
 	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "Wherefore art thou?");
 	/* On the wire: the right version, a key exchange, the EME hint,
@@ -764,7 +464,7 @@ test_exchange(Fixture *f, gconstpointer data)
 	g_assert_true(pxm_omemo_send_message(
 			      omemo(f->juliet), "romeo@montague.lit/orchard",
 			      "Deny thy father", FALSE) == PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->romeo->shown->len, ==, 1);
 	g_assert_cmpstr(f->romeo->shown->pdata[0], ==, "Deny thy father");
 	g_assert_cmpuint(count_with(f->juliet->sent, "Deny"), ==, 0);
@@ -779,7 +479,7 @@ test_exchange(Fixture *f, gconstpointer data)
 		f->romeo->account, "juliet@capulet.lit"));
 	g_assert_true(pxm_account_set_active(
 		f->romeo->account, pxm_test_extension_index(ID), TRUE));
-	pump();
+	pxm_test_pump();
 	/* Both keep talking. */
 	exchange(f, "second");
 	exchange(f, "third & <last>");
@@ -791,15 +491,15 @@ static void
 test_replay(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GPtrArray) messages = NULL;
-	Delivery *d;
+	PxmTestDelivery *d;
 
 	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "once",
 			       FALSE);
-	messages = pump_iqs();
+	messages = pxm_test_pump_iqs();
 	g_assert_cmpuint(messages->len, ==, 1);
 	d = messages->pdata[0];
-	receive(d->to, d->node);
-	receive(d->to, d->node);
+	pxm_test_peer_receive(d->to, d->node);
+	pxm_test_peer_receive(d->to, d->node);
 	xmlnode_free(d->node);
 	g_free(d);
 	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
@@ -826,12 +526,12 @@ test_legacy_kex_unflagged(Fixture *f, gconstpointer data)
 	g_autoptr(PxmOmemoEncrypted) m = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *before = NULL, *after = NULL;
-	Delivery *d;
+	PxmTestDelivery *d;
 
 	forget_node("juliet@capulet.lit", PXM_NS_OMEMO_DEVICES);
 	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "no flag",
 			       FALSE);
-	messages = pump_iqs();
+	messages = pxm_test_pump_iqs();
 	g_assert_cmpuint(messages->len, ==, 1);
 	d = messages->pdata[0];
 	before = xmlnode_to_str(d->node, NULL);
@@ -839,7 +539,7 @@ test_legacy_kex_unflagged(Fixture *f, gconstpointer data)
 	strip_prekey(d->node);
 	after = xmlnode_to_str(d->node, NULL);
 	g_assert_null(strstr(after, "prekey="));
-	receive(d->to, d->node);
+	pxm_test_peer_receive(d->to, d->node);
 	xmlnode_free(d->node);
 	g_free(d);
 	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
@@ -874,13 +574,13 @@ static void
 test_tampered(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GPtrArray) messages = NULL;
-	Delivery *d;
+	PxmTestDelivery *d;
 	xmlnode *enc, *payload;
 	g_autofree char *text = NULL;
 
 	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "hi",
 			       FALSE);
-	messages = pump_iqs();
+	messages = pxm_test_pump_iqs();
 	d = messages->pdata[0];
 	enc = pxm_xml_child(d->node, "encrypted", PXM_NS_OMEMO);
 	payload = pxm_xml_child(enc, "payload", NULL);
@@ -890,7 +590,7 @@ test_tampered(Fixture *f, gconstpointer data)
 	xmlnode_free(payload->child);
 	payload->child = payload->lastchild = NULL;
 	xmlnode_insert_data(payload, text, -1);
-	receive(d->to, d->node);
+	pxm_test_peer_receive(d->to, d->node);
 	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
 	xmlnode_free(d->node);
 	g_free(d);
@@ -954,10 +654,10 @@ test_forged_key(Fixture *f, gconstpointer data)
 static void
 test_no_devices_refused(Fixture *f, gconstpointer data)
 {
-	Peer *nurse = peer_new("nurse@capulet.lit/kitchen");
+	PxmTestPeer *nurse = pxm_test_peer_new("nurse@capulet.lit/kitchen");
 	guint before;
 
-	pump();
+	pxm_test_pump();
 	/* The nurse has no OMEMO: the default sends in the clear... */
 	forget_node("nurse@capulet.lit", PXM_NS_OMEMO_DEVICES);
 	forget_node("nurse@capulet.lit", PXM_NS_OMEMO_LEGACY_DEVICELIST);
@@ -965,7 +665,7 @@ test_no_devices_refused(Fixture *f, gconstpointer data)
 					       "nurse@capulet.lit", "plain",
 					       FALSE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(count_with(f->romeo->sent, ">plain</body>"), ==, 1);
 	g_assert_cmpuint(nurse->shown->len, ==, 1);
 	/* ... and later is left to the prpl. */
@@ -983,7 +683,7 @@ test_no_devices_refused(Fixture *f, gconstpointer data)
 					       "nurse@capulet.lit", "secret",
 					       FALSE),
 			==, PXM_SEND_QUEUED);
-	pump();
+	pxm_test_pump();
 	for (guint i = before; i < f->romeo->sent->len; i++)
 		g_assert_false(
 			g_str_has_prefix(f->romeo->sent->pdata[i], "<message"));
@@ -1002,7 +702,7 @@ test_plaintext_guard(Fixture *f, gconstpointer data)
 					"xhtml-im'><body>leak</body></html>"
 					"</message>"));
 	g_assert_cmpuint(count_with(f->romeo->sent, "leak"), ==, 0);
-	pump();
+	pxm_test_pump();
 }
 
 /* Issue 5: a correction composed by another extension is encrypted in
@@ -1019,7 +719,7 @@ test_correction_encrypted(Fixture *f, gconstpointer data)
 			       "xmlns='urn:xmpp:message-correct:0' id='m1'/>"
 			       "</message>";
 	PxmStanza st;
-	Delivery *d;
+	PxmTestDelivery *d;
 
 	exchange(f, "old wrds");
 	g_assert_true(pxm_account_set_active(
@@ -1037,7 +737,7 @@ test_correction_encrypted(Fixture *f, gconstpointer data)
 	g_assert_nonnull(strstr(again, "<replace xmlns='urn:xmpp:message-"
 				       "correct:0' id='m1'/>"));
 	g_assert_nonnull(strstr(again, "<encryption xmlns='urn:xmpp:eme:0'"));
-	messages = pump_iqs();
+	messages = pxm_test_pump_iqs();
 	g_assert_cmpuint(messages->len, ==, 1);
 	d = messages->pdata[0];
 	pxm_stanza_init(&st, d->node, FALSE);
@@ -1085,7 +785,7 @@ test_correction_no_session(Fixture *f, gconstpointer data)
 			       "id='m1'/></message>"));
 	g_assert_cmpuint(count_with(f->romeo->sent, "fixed"), ==, 0);
 	g_assert_cmpuint(count_with(f->romeo->sent, "<encrypted"), ==, 1);
-	pump();
+	pxm_test_pump();
 }
 
 /* Issue 5: a message waiting for keys when the account goes offline is
@@ -1094,21 +794,21 @@ static void
 test_outbox(Fixture *f, gconstpointer data)
 {
 	guint idx = pxm_test_extension_index(ID);
-	Delivery *d;
+	PxmTestDelivery *d;
 
 	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
 					       "juliet@capulet.lit",
 					       "typed before the drop", FALSE),
 			==, PXM_SEND_QUEUED);
 	/* The answers are lost with the link. */
-	while ((d = g_queue_pop_head(&deliveries)) != NULL) {
+	while ((d = g_queue_pop_head(&pxm_test_deliveries)) != NULL) {
 		xmlnode_free(d->node);
 		g_free(d);
 	}
 	pxm_account_set_active(f->romeo->account, idx, FALSE);
 	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 0);
 	g_assert_true(pxm_account_set_active(f->romeo->account, idx, TRUE));
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->juliet->shown->len, ==, 1);
 	g_assert_cmpstr(f->juliet->shown->pdata[0], ==,
 			"typed before the drop");
@@ -1117,7 +817,7 @@ test_outbox(Fixture *f, gconstpointer data)
 	/* Taken: a second restart sends nothing more. */
 	pxm_account_set_active(f->romeo->account, idx, FALSE);
 	g_assert_true(pxm_account_set_active(f->romeo->account, idx, TRUE));
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(count_with(f->romeo->sent, "<message"), ==, 1);
 }
 
@@ -1143,18 +843,18 @@ test_plaintext_warning(Fixture *f, gconstpointer data)
 static void
 test_own_device(Fixture *f, gconstpointer data)
 {
-	Peer *romeo2 = peer_new("romeo@montague.lit/mobile");
+	PxmTestPeer *romeo2 = pxm_test_peer_new("romeo@montague.lit/mobile");
 	g_autoptr(GPtrArray) messages = NULL;
-	Delivery *d;
+	PxmTestDelivery *d;
 	PxmStanza st;
 
-	pump();
+	pxm_test_pump();
 	/* Romeo (orchard) learns of his new device from a PEP push. */
 	for (guint version = 3; version <= 4; version++) {
 		g_autofree char *key =
 			g_strdup_printf("romeo@montague.lit %s",
 					pxm_omemo_devicelist_node(version));
-		GHashTable *t = g_hash_table_lookup(pep, key);
+		GHashTable *t = g_hash_table_lookup(pxm_test_pep, key);
 		xmlnode *list = g_hash_table_lookup(t, "current");
 		g_autofree char *list_xml = xmlnode_to_str(list, NULL);
 		g_autofree char *event = g_strdup_printf(
@@ -1172,7 +872,7 @@ test_own_device(Fixture *f, gconstpointer data)
 	}
 	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "to both",
 			       FALSE);
-	messages = pump_iqs();
+	messages = pxm_test_pump_iqs();
 	g_assert_cmpuint(messages->len, ==, 1);
 	d = messages->pdata[0];
 	/* As the server's sent carbon to the other device. */
@@ -1183,7 +883,7 @@ test_own_device(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(st.body, ==, "to both");
 	g_assert_true(st.encrypted);
 	pxm_stanza_clear(&st);
-	receive(d->to, d->node);
+	pxm_test_peer_receive(d->to, d->node);
 	g_assert_cmpstr(f->juliet->shown->pdata[0], ==, "to both");
 	xmlnode_free(d->node);
 	g_free(d);
@@ -1231,7 +931,7 @@ test_trust(Fixture *f, gconstpointer data)
 	/* Her only device is not trusted any more: refused. */
 	pxm_omemo_send_message(omemo(f->romeo), "juliet@capulet.lit", "no",
 			       FALSE);
-	pump();
+	pxm_test_pump();
 	g_assert_cmpuint(f->juliet->shown->len, ==, 0);
 	g_assert_true(pxm_omemo_set_trust_by_fingerprint(
 		omemo(f->romeo), "juliet@capulet.lit", fp, TRUE));
@@ -1444,7 +1144,6 @@ main(int argc, char **argv)
 	g_test_add_func("/xep0384-omemo/crypto/hkdf", test_hkdf);
 	g_test_add_func("/xep0384-omemo/crypto/payload-v3", test_payload_v3);
 	g_test_add_func("/xep0384-omemo/crypto/payload-v4", test_payload_v4);
-	g_test_add_func("/xep0384-omemo/crypto/aes256gcm", test_aes256gcm);
 	g_test_add_func("/xep0384-omemo/crypto/fingerprint",
 			test_fingerprint_format);
 	g_test_add_func("/xep0384-omemo/protocol/devicelist", test_devicelist);

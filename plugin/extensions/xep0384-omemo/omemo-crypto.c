@@ -388,40 +388,6 @@ pxm_omemo_aes_gcm_decrypt(const guint8 *key, gsize key_len, const guint8 *iv,
 	return g_steal_pointer(&out);
 }
 
-GBytes *
-pxm_omemo_aes256gcm_seal(const guint8 key[32], const guint8 iv[12],
-			 const guint8 *plain, gsize plain_len)
-{
-	guint8 tag[16];
-	g_autoptr(GBytes) ct = pxm_omemo_aes_gcm_encrypt(key, 32, iv, plain,
-							 plain_len, tag);
-	GByteArray *out;
-
-	if (ct == NULL)
-		return NULL;
-	out = g_byte_array_sized_new(plain_len + 16);
-	g_byte_array_append(out, g_bytes_get_data(ct, NULL), plain_len);
-	g_byte_array_append(out, tag, 16);
-	return g_byte_array_free_to_bytes(out);
-}
-
-GBytes *
-pxm_omemo_aes256gcm_open(const guint8 key[32], const guint8 iv[12],
-			 const guint8 *sealed, gsize sealed_len, GError **error)
-{
-	g_autoptr(PxmSecret) plain = NULL;
-
-	if (sealed_len < 16) {
-		g_set_error_literal(error, PXM_OMEMO_ERROR,
-				    PXM_OMEMO_ERROR_MALFORMED,
-				    "shorter than its tag");
-		return NULL;
-	}
-	plain = pxm_omemo_aes_gcm_decrypt(key, 32, iv, sealed, sealed_len - 16,
-					  sealed + sealed_len - 16, error);
-	return plain != NULL ? g_bytes_new(plain->data, plain->len) : NULL;
-}
-
 /* --- Payloads ----------------------------------------------------------- */
 
 void

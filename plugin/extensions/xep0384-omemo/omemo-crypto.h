@@ -107,17 +107,6 @@ PxmSecret *pxm_omemo_aes_gcm_decrypt(const guint8 *key, gsize key_len,
 				     GError **error);
 
 /**
- * pxm_omemo_aes256gcm_seal / _open: the XEP-0454 form (12-byte IV,
- * 32-byte key, the 16-byte tag appended to the ciphertext), for other
- * extensions (HTTP upload).
- */
-GBytes *pxm_omemo_aes256gcm_seal(const guint8 key[32], const guint8 iv[12],
-				 const guint8 *plain, gsize plain_len);
-GBytes *pxm_omemo_aes256gcm_open(const guint8 key[32], const guint8 iv[12],
-				 const guint8 *sealed, gsize sealed_len,
-				 GError **error);
-
-/**
  * PxmOmemoPayload: what encrypting a message payload gives.
  * @key_material: what the ratchet carries for each device: legacy key(16)
  *   ‖ tag(16), OMEMO 2 key(32) ‖ HMAC(16)
