@@ -237,6 +237,16 @@ typedef struct {
 #define PXM_SETTING_OMEMO_DEFAULT "xmpp-modern-omemo-default"
 
 /**
+ * PxmEncryptionDecided:
+ * @encrypted: whether the conversation is (or, for a first message, would
+ *   be) end-to-end encrypted
+ * Called exactly once; with TRUE when the answer cannot be had (the
+ * account went offline): content must then not go out in the clear.
+ */
+typedef void (*PxmEncryptionDecided)(PxmAccount *account, gboolean encrypted,
+				     gpointer user_data);
+
+/**
  * PxmSendResult: what an extension did with a message the user typed
  * (PxmExtensionClass.send_message).
  */
@@ -304,6 +314,13 @@ typedef struct {
 	 * pxm_account_conversation_is_encrypted(). */
 	gboolean (*is_encrypted)(PxmAccount *account, gpointer state,
 				 const char *bare_jid);
+	/* (nullable): the same, once what it depends on is known (e.g. the
+	 * contact's device lists, fetched if needed); see
+	 * pxm_account_conversation_decide_encryption(). */
+	void (*decide_encrypted)(PxmAccount *account, gpointer state,
+				 const char *bare_jid,
+				 PxmEncryptionDecided callback,
+				 gpointer user_data, GDestroyNotify destroy);
 	/* (array zero-terminated=1) (nullable): see PxmAction. */
 	const struct PxmAction *actions;
 } PxmExtensionClass;
@@ -357,6 +374,23 @@ gboolean pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid);
  */
 gboolean pxm_account_conversation_is_encrypted(PxmAccount *account,
 					       const char *bare_jid);
+
+/**
+ * pxm_account_conversation_decide_encryption:
+ * @bare_jid: a contact's or room's normalised bare JID
+ * @callback: called exactly once, possibly before this returns
+ * @destroy: (nullable): frees @user_data after the callback
+ *
+ * Like pxm_account_conversation_is_encrypted(), for content that must know
+ * before the first message whether it will be encrypted (a file is
+ * encrypted before it is uploaded): the extension that would encrypt the
+ * conversation finds out first (e.g. fetches the contact's device lists).
+ */
+void pxm_account_conversation_decide_encryption(PxmAccount *account,
+						const char *bare_jid,
+						PxmEncryptionDecided callback,
+						gpointer user_data,
+						GDestroyNotify destroy);
 
 /**
  * pxm_account_send:

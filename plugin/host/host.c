@@ -358,6 +358,31 @@ pxm_account_conversation_is_encrypted(PxmAccount *account, const char *bare_jid)
 }
 
 void
+pxm_account_conversation_decide_encryption(PxmAccount *account,
+					   const char *bare_jid,
+					   PxmEncryptionDecided callback,
+					   gpointer user_data,
+					   GDestroyNotify destroy)
+{
+	for (guint i = 0; i < pxm_registry_get_n(account->registry); i++) {
+		const PxmExtensionClass *klass =
+			pxm_registry_peek(account->registry, i)->klass;
+
+		if (klass->decide_encrypted != NULL && account->active[i]) {
+			klass->decide_encrypted(account, account->states[i],
+						bare_jid, callback, user_data,
+						destroy);
+			return;
+		}
+	}
+	callback(account,
+		 pxm_account_conversation_is_encrypted(account, bare_jid),
+		 user_data);
+	if (destroy != NULL)
+		destroy(user_data);
+}
+
+void
 pxm_account_send(PxmAccount *account, xmlnode *stanza)
 {
 	g_return_if_fail(stanza != NULL);

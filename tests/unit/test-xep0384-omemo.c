@@ -145,7 +145,6 @@ test_payload_v4(void)
 	pxm_omemo_payload_clear(&p);
 }
 
-
 static void
 test_fingerprint_format(void)
 {
@@ -1137,6 +1136,69 @@ test_fingerprint_v4_sign(void)
 	g_rmdir(dir);
 }
 
+/* pxm_account_conversation_decide_encryption() is recorded here. */
+typedef struct {
+	guint calls;
+	gboolean encrypted;
+} Decided;
+
+static void
+on_decided(PxmAccount *account, gboolean encrypted, gpointer data)
+{
+	Decided *d = data;
+
+	d->calls++;
+	d->encrypted = encrypted;
+}
+
+/* The host API an upload asks before its first message: it waits for the
+ * contact's device lists, answers once, and fails closed when OMEMO stops
+ * first. */
+static void
+test_decide_encryption(Fixture *f, gconstpointer data)
+{
+	Decided juliet = { 0 }, nurse = { 0 }, cut = { 0 }, off = { 0 };
+
+	pxm_account_conversation_decide_encryption(f->romeo->account,
+						   "juliet@capulet.lit",
+						   on_decided, &juliet, NULL);
+	pxm_account_conversation_decide_encryption(f->romeo->account,
+						   "nurse@capulet.lit",
+						   on_decided, &nurse, NULL);
+	/* The lists are being fetched. */
+	g_assert_cmpuint(juliet.calls, ==, 0);
+	g_assert_cmpuint(nurse.calls, ==, 0);
+	pxm_test_pump();
+	g_assert_cmpuint(juliet.calls, ==, 1);
+	g_assert_true(juliet.encrypted);
+	g_assert_cmpuint(nurse.calls, ==, 1);
+	g_assert_false(nurse.encrypted);
+	/* Known now: answered at once. */
+	juliet.calls = 0;
+	pxm_account_conversation_decide_encryption(f->romeo->account,
+						   "juliet@capulet.lit",
+						   on_decided, &juliet, NULL);
+	g_assert_cmpuint(juliet.calls, ==, 1);
+	g_assert_true(juliet.encrypted);
+	/* OMEMO stops while a list is awaited: encrypted (fail closed). */
+	pxm_account_conversation_decide_encryption(f->romeo->account,
+						   "tybalt@capulet.lit",
+						   on_decided, &cut, NULL);
+	g_assert_cmpuint(cut.calls, ==, 0);
+	pxm_account_set_active(f->romeo->account, pxm_test_extension_index(ID),
+			       FALSE);
+	g_assert_cmpuint(cut.calls, ==, 1);
+	g_assert_true(cut.encrypted);
+	/* OMEMO off: nothing encrypts. */
+	pxm_account_conversation_decide_encryption(f->romeo->account,
+						   "juliet@capulet.lit",
+						   on_decided, &off, NULL);
+	g_assert_cmpuint(off.calls, ==, 1);
+	g_assert_false(off.encrypted);
+	pxm_test_pump();
+	g_assert_cmpuint(cut.calls, ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1175,5 +1237,6 @@ main(int argc, char **argv)
 	ADD("send/outbox", test_outbox, NULL);
 	ADD("send/own-device", test_own_device, NULL);
 	ADD("trust/btbv", test_trust, NULL);
+	ADD("host/decide-encryption", test_decide_encryption, NULL);
 	return g_test_run();
 }

@@ -311,9 +311,6 @@ on_slot(PxmUploadSlot *slot, const GError *error, gpointer data)
 	job->http = pxm_http_start(&req);
 }
 
-/* The OMEMO extension's account setting (on by default, manifest). */
-#define OMEMO_ENABLED_SETTING "xmpp-modern-xep0384-omemo"
-
 static void
 upload_go(Job *job, gboolean encrypt)
 {
@@ -360,97 +357,17 @@ upload_go(Job *job, gboolean encrypt)
 		on_slot, job_ref(job), job_unref);
 }
 
-typedef struct {
-	Job *job;      /* a reference */
-	guint refs;    /* one per IQ (its GDestroyNotify) */
-	guint pending; /* replies to come */
-	gboolean devices;
-} Probe;
-
+/* The answer of pxm_account_conversation_decide_encryption(). */
 static void
-probe_free(Probe *p)
+on_decided(PxmAccount *account, gboolean encrypted, gpointer data)
 {
-	job_unref(p->job);
-	g_free(p);
-}
-
-static gboolean
-has_device(xmlnode *node)
-{
-	for (xmlnode *c = node != NULL ? node->child : NULL; c != NULL;
-	     c = c->next) {
-		if (c->type != XMLNODE_TYPE_TAG)
-			continue;
-		if (g_str_equal(c->name, "device") &&
-		    xmlnode_get_attrib(c, "id") != NULL)
-			return TRUE;
-		if (has_device(c))
-			return TRUE;
-	}
-	return FALSE;
-}
-
-static void
-on_probe(PxmAccount *account, xmlnode *result, const GError *error,
-	 gpointer data)
-{
-	Probe *p = data;
-
-	if (has_device(pxm_xml_child(result, "pubsub", PXM_NS_PUBSUB)))
-		p->devices = TRUE;
-	if (--p->pending == 0)
-		upload_go(p->job, p->devices);
-}
-
-static void
-probe_unref(gpointer data)
-{
-	Probe *p = data;
-
-	if (--p->refs == 0)
-		probe_free(p);
-}
-
-/*
- * OMEMO decides whether a message to a contact whose devices it has not
- * fetched yet is encrypted only when it sends it, i.e. after the upload.
- * The file must not lie in clear on the server when its link then
- * travels encrypted, nor be an aesgcm:// link a contact without OMEMO
- * cannot open: ask for the contact's device lists (both versions) as
- * OMEMO would, and encrypt when there are devices and OMEMO is on by
- * default for the account.
- */
-static void
-probe_devices(Job *job, const char *bare)
-{
-	static const char *const nodes[] = { PXM_NS_OMEMO_DEVICES,
-					     PXM_NS_OMEMO_LEGACY_DEVICELIST };
-	Probe *p = g_new0(Probe, 1);
-
-	p->job = job_ref(job);
-	p->pending = G_N_ELEMENTS(nodes);
-	p->refs = G_N_ELEMENTS(nodes);
-	for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
-		xmlnode *iq = xmlnode_new("iq");
-		xmlnode *pubsub = xmlnode_new_child(iq, "pubsub");
-		xmlnode *items;
-
-		xmlnode_set_attrib(iq, "type", "get");
-		xmlnode_set_attrib(iq, "to", bare);
-		xmlnode_set_namespace(pubsub, PXM_NS_PUBSUB);
-		items = xmlnode_new_child(pubsub, "items");
-		xmlnode_set_attrib(items, "node", nodes[i]);
-		xmlnode_set_attrib(items, "max_items", "1");
-		pxm_account_send_iq(job->account, iq, 0, on_probe, p,
-				    probe_unref);
-	}
+	upload_go(data, encrypted);
 }
 
 static void
 upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
 {
 	Job *job = data;
-	PurpleAccount *pa = pxm_account_get_purple(job->account);
 	g_autofree char *bare = NULL;
 
 	/* Cancelled while waiting, or the account went offline. */
@@ -466,17 +383,25 @@ upload_ready(PxmUploadState *state, const GError *wait_error, gpointer data)
 		return;
 	}
 	bare = pxm_jid_bare_dup(job->who);
-	if (bare != NULL && pxm_upload_is_encrypted(job->account, bare)) {
-		upload_go(job, TRUE);
+	if (bare == NULL) {
+		upload_go(job, FALSE);
 		return;
 	}
-	if (bare != NULL && !job->groupchat && pa != NULL &&
-	    purple_account_get_bool(pa, OMEMO_ENABLED_SETTING, TRUE) &&
-	    purple_account_get_bool(pa, PXM_SETTING_OMEMO_DEFAULT, TRUE)) {
-		probe_devices(job, bare);
-		return;
-	}
-	upload_go(job, FALSE);
+	/*
+	 * A file must be encrypted before it is uploaded, while the
+	 * encryption of a first message to a contact is decided when it is
+	 * sent, i.e. after the upload: ask now (the encrypting extension
+	 * fetches what it needs, e.g. the contact's device lists), so the
+	 * file never lies in clear on the server when its link then travels
+	 * encrypted.  A room's state is already known.
+	 */
+	if (job->groupchat)
+		upload_go(job, pxm_account_conversation_is_encrypted(
+				       job->account, bare));
+	else
+		pxm_account_conversation_decide_encryption(
+			job->account, bare, on_decided, job_ref(job),
+			job_unref);
 }
 
 static void

@@ -46,7 +46,16 @@ struct PxmOmemo {
 	 * message; its answer holds while the settings (store generation),
 	 * the device lists and the account default have not changed. */
 	GHashTable *decisions;
+	/* Waiter*: when_decided() calls waiting for device lists. */
+	GPtrArray *waiters;
 };
+
+typedef struct {
+	char *jid;
+	PxmEncryptionDecided callback;
+	gpointer user_data;
+	GDestroyNotify destroy;
+} Waiter;
 
 typedef struct {
 	guint64 store_generation;
@@ -70,6 +79,7 @@ state_clear(State *state)
 	g_hash_table_unref(state->told);
 	g_hash_table_unref(state->announced);
 	g_hash_table_unref(state->decisions);
+	g_ptr_array_unref(state->waiters);
 	pxm_omemo_engine_free(state->engine);
 }
 
@@ -410,7 +420,7 @@ default_on(State *state)
 }
 
 static gboolean
-decide_encrypted(State *state, const char *jid, gboolean on_by_default)
+compute_encrypted(State *state, const char *jid, gboolean on_by_default)
 {
 	g_autofree char *setting = conversation_setting_dup(state, jid);
 
@@ -440,7 +450,7 @@ pxm_omemo_is_encrypted(PxmOmemo *state, const char *jid)
 	if (d->store_generation != store_generation ||
 	    d->devices_generation != devices_generation ||
 	    d->default_on != on_by_default) {
-		d->encrypted = decide_encrypted(state, jid, on_by_default);
+		d->encrypted = compute_encrypted(state, jid, on_by_default);
 		d->store_generation = store_generation;
 		d->devices_generation = devices_generation;
 		d->default_on = on_by_default;
@@ -503,9 +513,66 @@ job_free(Job *job)
 	g_free(job);
 }
 
+static gboolean
+lists_known(State *state, const char *jid)
+{
+	gboolean known = TRUE;
+
+	for (guint version = 3; version <= 4; version++)
+		known = ensure_list(state, jid, version) && known;
+	return known;
+}
+
+/* Answers @w (with TRUE, fail closed, when OMEMO stopped) and frees it. */
+static void
+waiter_answer(State *state, Waiter *w)
+{
+	w->callback(state->account,
+		    state->stopped || pxm_omemo_is_encrypted(state, w->jid),
+		    w->user_data);
+	if (w->destroy != NULL)
+		w->destroy(w->user_data);
+	g_free(w->jid);
+	g_free(w);
+}
+
+static void
+when_decided(PxmAccount *account, gpointer data, const char *jid,
+	     PxmEncryptionDecided callback, gpointer user_data,
+	     GDestroyNotify destroy)
+{
+	State *state = data;
+	Waiter *w = g_new0(Waiter, 1);
+
+	w->jid = g_strdup(jid);
+	w->callback = callback;
+	w->user_data = user_data;
+	w->destroy = destroy;
+	if (lists_known(state, jid))
+		waiter_answer(state, w);
+	else
+		g_ptr_array_add(state->waiters, w);
+}
+
+static void
+kick_waiters(State *state)
+{
+	for (guint i = 0; i < state->waiters->len;) {
+		Waiter *w = state->waiters->pdata[i];
+
+		if (!state->stopped && !lists_known(state, w->jid)) {
+			i++;
+			continue;
+		}
+		g_ptr_array_remove_index(state->waiters, i);
+		waiter_answer(state, w);
+	}
+}
+
 static void
 kick_jobs(State *state)
 {
+	kick_waiters(state);
 	/* A step may finish a job and remove it: walk a copy. */
 	g_autoptr(GPtrArray) jobs = g_ptr_array_new();
 
@@ -2014,6 +2081,7 @@ pxm_omemo_new(PxmAccount *account, GError **error)
 	state->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
 	state->decisions = g_hash_table_new_full(g_str_hash, g_str_equal,
 						 g_free, g_free);
+	state->waiters = g_ptr_array_new();
 	state->told = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    NULL);
 	state->announced = g_hash_table_new_full(g_str_hash, g_str_equal,
@@ -2030,6 +2098,7 @@ void
 pxm_omemo_free(PxmOmemo *state)
 {
 	state->stopped = TRUE;
+	kick_waiters(state);
 	pxm_omemo_trust_ui_stop(state);
 	outbox_keep_jobs(state);
 	g_clear_pointer(&state->rooms, pxm_omemo_rooms_free);
@@ -2092,6 +2161,7 @@ const PxmExtensionClass pxm_xep0384_omemo = {
 	.commands = commands,
 	.send_message = send_message,
 	.is_encrypted = is_encrypted,
+	.decide_encrypted = when_decided,
 	.actions = pxm_omemo_actions,
 	.plugin_load = outbox_plugin_load,
 	.plugin_unload = plugin_unload,
