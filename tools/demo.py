@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The demo behind tools/demo: prints what a user would see."""
 
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,13 @@ for sub in ("tests/server", "tests/peers", "tests/host"):
 import pxm_server  # noqa: E402
 from pxm_host import TestHost  # noqa: E402
 from pxm_peer import Peer  # noqa: E402
+
+try:
+    from pxm_omemo_peer import OmemoPeer  # noqa: E402
+except ImportError:  # python3-omemo missing: the OMEMO part is skipped
+    OmemoPeer = None
+
+CA_PREF = "/plugins/core/core-xmpp-modern/upload/ca-file"
 
 
 def plugin_features():
@@ -55,7 +63,12 @@ def run(build, info):
           "(TLS required), accounts %s and %s\n"
           % (info["c2s_port"], alice, bob))
     with TestHost(build) as host:
-        account = host.add_account(info, alice, resource="pidgin")
+        host.set_pref(CA_PREF, info["ca"])
+        # The slixmpp peers announce no entity capabilities: prpl-jabber then
+        # believes they take its own file transfers, so files go by HTTP
+        # upload only if the account says "always".
+        account = host.add_account(info, alice, resource="pidgin", options={
+            "xmpp-modern-upload-mode": "always"})
         host.connect_and_wait(account)
         say("[libpurple+plugin]", "%s signed on" % account)
         r = host.command(account, bob, "xmpp-modern")
@@ -114,10 +127,76 @@ def run(build, info):
                      if "Bienvenue" in e["text"]]
             say("[Pidgin, room]", "left and joined again: the room replayed "
                 "its history; the message is shown %d time(s)" % len(shown))
+            history(host, account, peer, bob)
+            upload(host, account, peer, bob)
         finally:
             peer.disconnect()
+        omemo(host, account, info)
     print("\nDone. Everything ran on loopback; nothing was installed "
           "outside this clone but Debian packages.")
+
+
+def history(host, account, peer, bob):
+    host.disconnect(account)
+    say("[libpurple+plugin]", "%s signed off" % account)
+    peer.send_message("alice@localhost", "Tu as vu mon message d'hier ?")
+    host.connect_and_wait(account)
+    w = host.wait_for_conv_write(account=account, flag="recv",
+                                 text="message d'hier")
+    time.sleep(1)
+    n = len([e for e in host.conv_writes(account, bob)
+             if "message d'hier" in e["text"]])
+    say("[Pidgin, with bob]", "signed on again; sent while offline, now "
+        "shown %d time(s)%s: %s" % (n, ", as history" if "delayed"
+                                    in w["flags"] else "", w["text"]))
+
+
+def upload(host, account, peer, bob):
+    with tempfile.TemporaryDirectory(prefix="pxm-demo-file-") as tmp:
+        path = os.path.join(tmp, "photo-vacances.jpg")
+        data = os.urandom(200 * 1024)
+        with open(path, "wb") as f:
+            f.write(data)
+        host.send_file(account, bob, path)
+        m = peer.wait_message(lambda m: (m["body"] or "").startswith(
+            "https://"), timeout=30)
+        same = hashlib.sha256(peer.http_get(m["body"])).digest() == \
+            hashlib.sha256(data).digest()
+        say("[bob, slixmpp]", "Send File in Pidgin: received the link %s; "
+            "downloaded, %s" % (m["body"], "same bytes" if same
+                                else "DIFFERENT BYTES"))
+
+
+def omemo(host, account, info):
+    if OmemoPeer is None:
+        say("[OMEMO]", "skipped: python3-omemo is not installed")
+        return
+    carol = "carol@localhost"
+    peer = OmemoPeer(carol, info["users"][carol], info)
+    try:
+        host.xml(account, True)
+        text = "Ceci est un secret"
+        host.send_im(account, carol, text)
+        m = peer.wait_decrypted(lambda m: m["body"] == text, timeout=30)
+        leaked = host.events("xml", lambda e: text in e.get("xml", ""))
+        say("[carol, python-omemo]", "decrypted \"%s\" (%s); plaintext on "
+            "the wire: %s" % (m["body"], "OMEMO 2" if m["version"] ==
+                              "twomemo" else "legacy OMEMO",
+                              "YES" if leaked else "no"))
+        peer.send_encrypted(alice_of(account), "Bien reçu, chiffré aussi",
+                            refresh=True)
+        w = host.wait_for_conv_write(account=account, flag="recv",
+                                     text="chiffré aussi", timeout=30)
+        say("[Pidgin, with carol]", "decrypted: " + w["text"])
+        host.command(account, carol, "omemo status")
+        w = host.conv_writes(account, carol, flag="system")[-1]
+        say("[/omemo status]", plain(w["text"]))
+    finally:
+        peer.close()
+
+
+def alice_of(account):
+    return account.split("/", 1)[0]
 
 
 if __name__ == "__main__":
