@@ -167,14 +167,14 @@ get_string_array(Ctx *ctx, JsonObject *obj, const char *key,
 		 const char *shown_key, ItemCheck check, const char *what,
 		 char ***out)
 {
-	gboolean ok;
-	JsonNode *node = get_member(ctx, obj, key, FALSE, JSON_NODE_ARRAY,
-				    "an array of strings", &ok);
+	JsonNode *node = json_object_get_member(obj, key);
 	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
 	JsonArray *array;
 
-	if (!ok)
-		return FALSE;
+	/* Named by its full path (stages[0].after), not its bare key. */
+	if (node != NULL && JSON_NODE_TYPE(node) != JSON_NODE_ARRAY)
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, shown_key,
+			    "expected an array of strings");
 	if (node != NULL) {
 		array = json_node_get_array(node);
 		for (guint i = 0; i < json_array_get_length(array); i++) {

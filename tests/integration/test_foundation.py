@@ -15,6 +15,7 @@ from pxm_it import (ServerTestCase, all_features, default_on, effective,
 
 NS_SID = "urn:xmpp:sid:0"
 SID_EXT = "xep0359-stanza-id"
+MAM_EXT = "xep0313-mam"  # depends on SID_EXT
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
                   r"[0-9a-f]{12}$")
 
@@ -77,6 +78,14 @@ class Foundation(ServerTestCase):
                          "xmpp-modern disable " + SID_EXT)
         self.assertEqual(r["status"], "ok", r)
         self.assert_features(bob, alice, on - {SID_EXT})
+        # What depends on it is off too, though its own setting is on.
+        listing = host.wait_for_conv_write(account=alice, flag="system",
+                                           text="<b>%s</b>" % MAM_EXT)
+        self.assertIn("<b>%s</b> (off)" % SID_EXT, listing["text"])
+        self.assertIn("<b>%s</b> (off)" % MAM_EXT, listing["text"])
+        r = host.command(alice, self.jid("bob"), "history")
+        self.assertEqual(r["status"], "failed", r)
+        self.assertIn(MAM_EXT, r.get("cmd_error") or "")
         # Off means it sees nothing and adds nothing.
         host.send_im(alice, self.jid("bob"), "sans identifiant")
         m = bob.wait_message(lambda m: m["body"] == "sans identifiant")
@@ -86,6 +95,10 @@ class Foundation(ServerTestCase):
                          "xmpp-modern enable " + SID_EXT)
         self.assertEqual(r["status"], "ok", r)
         self.assert_features(bob, alice, on | (every & {SID_EXT}))
+        listing = host.wait_for_conv_write(account=alice, flag="system",
+                                           text="<b>%s</b>" % MAM_EXT)
+        self.assertIn("<b>%s</b> (on)" % SID_EXT, listing["text"])
+        self.assertIn("<b>%s</b> (on)" % MAM_EXT, listing["text"])
         host.send_im(alice, self.jid("bob"), "avec identifiant")
         m = bob.wait_message(lambda m: m["body"] == "avec identifiant")
         self.assertEqual(len(origin_ids(m)), 1)

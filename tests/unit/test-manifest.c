@@ -129,6 +129,61 @@ static const Invalid invalid[] = {
 	{ "commands-not-array", "\"depends\": []",
 	  "\"depends\": [], \"commands\": \"correct\"",
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'commands'" },
+	{ "missing-manifest-version", "\"manifest_version\": 1, ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'manifest_version'" },
+	{ "version-not-integer", "\"manifest_version\": 1",
+	  "\"manifest_version\": \"1\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'manifest_version'" },
+	{ "id-not-string", "\"id\": \"xep0001-demo\"", "\"id\": [1]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'id'" },
+	{ "missing-description", "\"description\": \"A demo.\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'description'" },
+	{ "description-null", "\"description\": \"A demo.\"",
+	  "\"description\": null", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'description'" },
+	{ "xeps-not-array", "[{\"number\": 1, \"version\": \"1.2.0\"}]",
+	  "{\"number\": 1, \"version\": \"1.2.0\"}",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'xeps'" },
+	{ "xep-not-object", "[{\"number\": 1, \"version\": \"1.2.0\"}]",
+	  "[\"XEP-0001\"]", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'xeps[0]'" },
+	{ "xep-missing-number", "\"number\": 1, ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'xeps[0].number'" },
+	{ "xep-missing-version", ", \"version\": \"1.2.0\"", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'xeps[0].version'" },
+	{ "feature-not-string", "\"urn:example:demo\"", "42",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'features[0]'" },
+	{ "depends-not-array", "\"depends\": []",
+	  "\"depends\": \"xep0002-other\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'depends'" },
+	{ "depends-not-id", "\"depends\": []", "\"depends\": [\"Other\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'depends[0]'" },
+	{ "duplicate-dependency", "\"depends\": []",
+	  "\"depends\": [\"xep0002-other\", \"xep0002-other\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'depends[1]'" },
+	{ "duplicate-command", "\"depends\": []",
+	  "\"depends\": [], \"commands\": [\"demo\", \"demo\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'commands[1]'" },
+	{ "stages-object",
+	  "\"stages\": [{\"phase\": \"handle\", "
+	  "\"stanzas\": [\"message\", \"iq\"], \"after\": []}, "
+	  "{\"phase\": \"compose\", \"stanzas\": [\"message\"]}]",
+	  "\"stages\": {\"phase\": \"handle\"}", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'stages'" },
+	{ "stage-not-object",
+	  "{\"phase\": \"compose\", \"stanzas\": "
+	  "[\"message\"]}",
+	  "\"compose\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'stages[1]'" },
+	{ "missing-phase", "\"phase\": \"compose\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY, "demo.json: key 'stages[1].phase'" },
+	{ "stanzas-not-array", "[\"message\", \"iq\"]", "\"message\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].stanzas'" },
+	{ "duplicate-stanza", "[\"message\", \"iq\"]",
+	  "[\"message\", \"message\"]", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'stages[0].stanzas[1]'" },
+	{ "after-not-array", "\"after\": []", "\"after\": \"xep0002-other\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].after'" },
 };
 
 static void
@@ -291,6 +346,8 @@ test_unknown_after(void)
 	g_assert_false(pxm_registry_resolve(r, &error));
 	g_assert_error(error, PXM_MANIFEST_ERROR,
 		       PXM_MANIFEST_ERROR_DEPENDENCY);
+	g_assert_true(g_str_has_prefix(error->message, "ext-a: key 'stages'"));
+	g_assert_nonnull(strstr(error->message, "'ext-z'"));
 }
 
 static void

@@ -210,6 +210,13 @@ test_stanza_id_malformed(Fixture *f, gconstpointer data)
 	g_assert_null(c);
 }
 
+static const char *const foreign_rooms[] = {
+	"other@muc.example.org",
+	"muc.example.org",
+	"room@muc.example.org/bob",
+	"room@muc.example.org.evil.com",
+};
+
 static void
 test_stanza_id_room(Fixture *f, gconstpointer data)
 {
@@ -229,6 +236,19 @@ test_stanza_id_room(Fixture *f, gconstpointer data)
 		&forged);
 	g_assert_cmpstr(ok, ==, "room-1");
 	g_assert_null(forged);
+	/* Nor another room's, nor the room's service, nor an occupant's. */
+	for (guint i = 0; i < G_N_ELEMENTS(foreign_rooms); i++) {
+		g_autofree char *xml = g_strdup_printf(
+			"<message type='groupchat' "
+			"from='room@muc.example.org/bob' id='r%u'>"
+			"<body>Hi</body><stanza-id xmlns='urn:xmpp:sid:0' "
+			"id='room-x%u' by='%s'/></message>",
+			i + 3, i, foreign_rooms[i]);
+		g_autofree char *sid = NULL;
+
+		receive(f, xml, &sid);
+		g_assert_null(sid);
+	}
 }
 
 static const char *const live =
