@@ -498,6 +498,71 @@ test_displayed_carbon(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(f->signals->pdata[0], ==, PEER_BARE " ours");
 }
 
+/* A copy of the marker our other device sent for a contact's message. */
+static void
+own_marker(Fixture *f, const char *id)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' from='" OWN_BARE "/laptop' "
+		"to='" PEER_BARE "' id='own-%s'><displayed "
+		"xmlns='urn:xmpp:chat-markers:0' id='%s'/></message>",
+		id, id);
+
+	pxm_test_receive_forwarded(&f->t, xml, PXM_ORIGIN_CARBON, TRUE, 0);
+}
+
+/* A contact's message sent at @when, from the archive (the presenter
+ * records what it shows only so, without libpurple). */
+static void
+receive_at(Fixture *f, const char *id, gboolean markable, gint64 when)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' from='" PEER "' to='" OWN_BARE
+		"' id='%s'><body>%s</body>%s</message>",
+		id, id,
+		markable ? "<markable xmlns='urn:xmpp:chat-markers:0'/>" : "");
+	xmlnode *node = pxm_test_parse(xml);
+
+	g_assert_true(pxm_account_replay(f->t.account, node, PXM_ORIGIN_ARCHIVE,
+					 NULL, when, PXM_REPLAY_CATCHUP));
+	xmlnode_free(node);
+}
+
+/* Section 8: markers only move forward, ours too.  Read on another
+ * device: the same or a later message displayed there makes ours
+ * redundant; an older one does not.  Neither is the contact's. */
+static void
+test_displayed_own_device(Fixture *f, gconstpointer data)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autofree char *xml = NULL;
+
+	peer_online(f, NULL);
+	pxm_test_receive(&f->t, MARKABLE);
+	own_marker(f, "the-msg-1");
+	seen(f, PEER_BARE);
+	g_assert_cmpuint(f->t.sent->len, ==, 0);
+
+	receive_at(f, "old", FALSE, now + 10);
+	receive_at(f, "m2", TRUE, now + 20);
+	own_marker(f, "old");
+	own_marker(f, "unknown");
+	seen(f, PEER_BARE);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	xml = pxm_test_sent_dup(&f->t, 0);
+	g_assert_cmpstr(xml, ==,
+			"<message to='" PEER_BARE "' type='chat' id='ID'>"
+			"<displayed xmlns='urn:xmpp:chat-markers:0' id='m2'/>"
+			"</message>");
+
+	receive_at(f, "m3", TRUE, now + 30);
+	receive_at(f, "m4", FALSE, now + 40);
+	own_marker(f, "m4");
+	seen(f, PEER_BARE);
+	g_assert_cmpuint(f->t.sent->len, ==, 1);
+	g_assert_cmpuint(f->signals->len, ==, 0);
+}
+
 static void
 test_disabled(Fixture *f, gconstpointer data)
 {
@@ -536,6 +601,7 @@ main(int argc, char **argv)
 	ADD("displayed/forward-only", test_displayed_forward_only, TRUE);
 	ADD("displayed/forged", test_displayed_forged, TRUE);
 	ADD("displayed/carbon", test_displayed_carbon, TRUE);
+	ADD("displayed/own-device", test_displayed_own_device, TRUE);
 	ADD("disabled", test_disabled, FALSE);
 	return g_test_run();
 }

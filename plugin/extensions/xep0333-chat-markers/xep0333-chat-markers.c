@@ -6,7 +6,8 @@
  * may support markers.  When the user has seen a conversation (in
  * libpurple's sense: its unseen count went back to 0, or a message arrived
  * while it had the focus), its latest markable message gets one
- * <displayed/> marker.  Markers for messages we sent fire the
+ * <displayed/> marker, unless the user's other device already sent one
+ * for it or a later message.  Markers for messages we sent fire the
  * "xmpp-modern-message-displayed" signal, which xep0184-receipts registers
  * and documents and whose handler there shows "read" in the conversation's
  * title.
@@ -88,6 +89,35 @@ is_chat_type(const char *type)
 
 /* --- Incoming ---------------------------------------------------------- */
 
+/*
+ * The user displayed message @id of a contact on another device (a copy of
+ * the marker it sent).  Section 8: markers only move forward, so ours for
+ * that message or an older one would say nothing new: it is not sent.
+ */
+static void
+own_displayed(PxmAccount *account, State *state, PxmStanza *st, const char *id)
+{
+	g_autofree char *conversation = pxm_jid_bare_dup(st->to);
+	Markable *markable = conversation != NULL
+				     ? g_hash_table_lookup(state->markable,
+							   conversation)
+				     : NULL;
+	const PxmShownMessage *message;
+
+	if (markable == NULL || markable->displayed || !is_chat_type(st->type))
+		return;
+	if (g_str_equal(markable->id, id)) {
+		markable->displayed = TRUE;
+		return;
+	}
+	/* A later message than ours to mark (same second: not known to be
+	 * later, so ours still goes out). */
+	message = pxm_presenter_find(account, conversation, id);
+	if (message != NULL && !message->sent &&
+	    message->timestamp > markable->timestamp)
+		markable->displayed = TRUE;
+}
+
 /* The contact displayed one of our messages (and those before it). */
 static void
 contact_displayed(PxmAccount *account, State *state, PxmStanza *st,
@@ -102,10 +132,13 @@ contact_displayed(PxmAccount *account, State *state, PxmStanza *st,
 		purple_debug_warning(ID, "ignoring a marker without an id\n");
 		return;
 	}
-	/* Section 8: markers one of our devices sent (carbons) are not the
-	 * contact's; archived ones are old news. */
-	if (st->sent_by_me || st->origin == PXM_ORIGIN_ARCHIVE ||
-	    conversation == NULL ||
+	if (st->sent_by_me) {
+		own_displayed(account, state, st, id);
+		return;
+	}
+	/* Section 8: markers one of our devices sent (carbons, above) are
+	 * not the contact's; archived ones are old news. */
+	if (st->origin == PXM_ORIGIN_ARCHIVE || conversation == NULL ||
 	    pxm_account_is_own_bare_jid(account, conversation))
 		return;
 	if (g_strcmp0(st->type, "groupchat") == 0 ||
