@@ -2199,6 +2199,36 @@ pxm_cmd_command(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/* What /help shows in Pidgin and Finch (they register /help themselves):
+ * libpurple's help texts of the commands available in the conversation. */
+static gboolean
+pxm_cmd_help(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurpleAccount *account = pxm_arg_account(args, error);
+	const char *name = account ? pxm_arg_string(args, "conversation", error)
+				   : NULL;
+	const char *type = pxm_arg_string_or(args, "type", "im");
+	const char *command = pxm_arg_string_or(args, "command", NULL);
+	PurpleConversation *conv;
+	GList *texts;
+
+	if (name == NULL)
+		return FALSE;
+	conv = g_str_equal(type, "chat") ? pxm_find_chat(account, name, error)
+					 : pxm_find_or_open_im(account, name);
+	if (conv == NULL)
+		return FALSE;
+	texts = purple_cmd_help(conv, command);
+	json_builder_set_member_name(reply, "help");
+	json_builder_begin_array(reply);
+	for (GList *l = texts; l != NULL; l = l->next)
+		json_builder_add_string_value(reply, l->data);
+	json_builder_end_array(reply);
+	g_list_free(texts);
+
+	return TRUE;
+}
+
 static gboolean
 pxm_cmd_send_file(JsonObject *args, JsonBuilder *reply, GError **error)
 {
@@ -3461,6 +3491,7 @@ static const struct {
 	{ "connect", pxm_cmd_connect },
 	{ "disconnect", pxm_cmd_disconnect },
 	{ "get_pref", pxm_cmd_get_pref },
+	{ "help", pxm_cmd_help },
 	{ "join_room", pxm_cmd_join_room },
 	{ "load_plugin", pxm_cmd_load_plugin },
 	{ "move_chat", pxm_cmd_move_chat },

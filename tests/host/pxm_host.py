@@ -414,6 +414,13 @@ class TestHost:
         return self.cmd("command", account=account, conversation=conversation,
                         text=text, type=type, check=check)
 
+    def help(self, account, conversation, command=None, type="im"):
+        """The help texts /help shows in that conversation (one command's
+        with `command`)."""
+        fields = {"command": command} if command else {}
+        return self.cmd("help", account=account, conversation=conversation,
+                        type=type, **fields)["help"]
+
     def send_file(self, account, to, path):
         return self.cmd("send_file", account=account, to=to, path=path)
 

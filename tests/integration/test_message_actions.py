@@ -303,6 +303,31 @@ class MessageActions(ServerTestCase):
         self.assertEqual(children(fb, NS_FALLBACK, "body")[0].get("end"),
                          "10")
 
+    # -- /help -------------------------------------------------------------
+    def test_help(self):
+        """/help lists every command, in conversations and in rooms, with
+        what it does (Pidgin and Finch show libpurple's help texts)."""
+        room = "help-%s@%s" % (uuid.uuid4().hex[:6], self.info["muc"])
+        self.h.join_room(self.alice, room, "alice")
+        expected = {
+            "correct": "Replace your last message",
+            "retract": "Take back your last message",
+            "react": "React to the last message you received",
+            "reply": "Reply to the last message you received",
+        }
+        for conversation, type in ((self.bob_jid, "im"), (room, "chat")):
+            for name, words in expected.items():
+                texts = self.h.help(self.alice, conversation, name,
+                                    type=type)
+                self.assertEqual(len(texts), 1, (type, texts))
+                self.assertTrue(texts[0].startswith(name), texts)
+                self.assertIn(words, texts[0])
+            listed = [t.split(" ", 1)[0].rstrip(":")
+                      for t in self.h.help(self.alice, conversation,
+                                           type=type)]
+            for name in expected:
+                self.assertIn(name, listed, type)
+
     # -- Rooms ---------------------------------------------------------------
     def test_room(self):
         room = "actions-%s@%s" % (uuid.uuid4().hex[:6], self.info["muc"])
