@@ -5,6 +5,7 @@
 Exit status: 0 pass, 1 fail, 77 skip (prosody or slixmpp missing)."""
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -12,7 +13,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("PXM_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
-for sub in ("tests/server", "tests/peers"):
+BUILD_ROOT = os.environ.get("PXM_BUILD_ROOT") or os.path.join(SOURCE_ROOT, "build")
+for sub in ("tests/server", "tests/peers", "tests/host"):
     sys.path.insert(0, os.path.join(SOURCE_ROOT, sub))
 
 SKIP = 77
@@ -24,12 +26,14 @@ try:
         raise ImportError("prosody not installed")
     import slixmpp  # noqa: F401
     import pxm_peer  # noqa: F401
+    import pxm_host  # noqa: F401
 except ImportError as e:
     print("SKIP: %s" % e)
     sys.exit(SKIP)
 
 from pxm_peer import Peer, PeerError, make_contacts, bare   # noqa: E402
 from pxm_server import make_server, pids_for_dir             # noqa: E402
+from pxm_host import TestHost, HostError                     # noqa: E402
 
 
 class RigTest(unittest.TestCase):
@@ -141,6 +145,123 @@ class RigTest(unittest.TestCase):
         self.assertEqual(echo["body"], "hello room")
         archived = carol.mam_query(archive=room)
         self.assertIn("hello room", [r["body"] for r in archived])
+
+    def test_6_host_commands_and_events(self):
+        """The headless host (plain libpurple, no plugin) against the server:
+        each command and event issue 2 lists, as tests/host/README.md
+        documents them."""
+        t0 = time.time()
+        user = self.server.register("erin")
+        password = self.server.password("erin")
+        host = TestHost(BUILD_ROOT, plugin=None)
+        self.addCleanup(host.close)
+        self.assertEqual(host.ready["plugins"], [])
+
+        # Prefs: a new one is created, read back.
+        self.assertTrue(host.set_pref("/pxm/rig/number", 42)["created"])
+        self.assertEqual(host.get_pref("/pxm/rig/number"), 42)
+
+        # An account setting that matters: a closed port, then the real one.
+        erin = host.add_account(self.info, user, password=password)
+        with socket.socket() as sock:  # a port nobody listens on
+            sock.bind(("127.0.0.1", 0))
+            closed_port = sock.getsockname()[1]
+        host.set_account(erin, "port", closed_port)
+        host.cmd("connect", account=erin)
+        err = host.wait_for("connection_error", lambda e: e["account"] == erin,
+                            timeout=30)
+        self.assertTrue(err["description"])
+        self.assertIn("reason_name", err)
+        host.disconnect(erin, wait=False)
+        host.set_account(erin, "port", int(self.info["c2s_port"]))
+        host.xml(erin, True)
+        host.connect_and_wait(erin)
+        self.assertTrue(host.events("connect_progress", lambda e: e["account"] == erin))
+        # XML both ways: STARTTLS out, the server's <proceed/> in.
+        self.assertTrue(host.events("xml", lambda e: e["dir"] == "out"
+                                    and "<starttls" in e["xml"]))
+        self.assertTrue(host.events("xml", lambda e: e["dir"] == "in"
+                                    and "<proceed" in e["xml"]))
+
+        # A subscription request (a request event), answered "Authorize".
+        alice = self.peer("alice", resource="hostrig")
+        alice.subscribe(bare(erin))
+        req = host.wait_for_request(lambda e: e["type"] == "authorize"
+                                    and bare(e["who"]) == alice.bare)
+        host.answer(req, action=0)
+        alice.wait_presence(lambda p: p["type"] == "subscribed"
+                            and bare(p["from"]) == bare(erin))
+
+        # Lines both ways with who, text, flags and time.
+        host.send_im(erin, alice.jid, "Bonjour <b>Alice</b>")
+        got = alice.wait_message(lambda m: m["body"] == "Bonjour Alice")
+        self.assertEqual(bare(got["from"]), bare(erin))
+        sent = host.wait_for_conv_write(erin, flag="send", text="Bonjour")
+        self.assertIn("send", sent["flags"])
+        alice.send_message(erin, "Salut Erin")
+        w = host.wait_for_conv_write(erin, flag="recv", text="Salut Erin")
+        self.assertEqual(bare(w["who"]), alice.bare)
+        self.assertEqual(w["conv_type"], "im")
+        self.assertLessEqual(abs(w["time"] - time.time()), 60)
+        self.assertGreaterEqual(w["time"], int(t0) - 1)
+
+        # A notification: prpl-jabber shows a headline with notify_formatted.
+        alice.send_message(erin, "Annonce du jour", mtype="headline")
+        n = host.wait_for("notify", lambda e: "Annonce du jour" in (e.get("text") or ""))
+        self.assertEqual(n["type"], "formatted")
+
+        # Rooms: join, send, a conversation command.
+        room = "hostrig-%d@%s" % (os.getpid(), self.info["muc"])
+        host.join_room(erin, room, "erin")  # first: owner, may set the topic
+        alice.join_room(room, "alice")
+        host.send_room(erin, room, "dans le salon")
+        alice.wait_message(lambda m: m["type"] == "groupchat"
+                           and m["body"] == "dans le salon")
+        alice.send_room(room, "réponse du salon")
+        w = host.wait_for_conv_write(erin, room, flag="recv", text="réponse du salon")
+        self.assertEqual(w["who"], "alice")
+        self.assertEqual(w["conv_type"], "chat")
+        r = host.command(erin, room, "topic Sujet du test", type="chat")
+        self.assertEqual(r["status"], "ok", r)
+        alice.wait_message(lambda m: m["type"] == "groupchat"
+                           and "Sujet du test" in m["xml"])
+        r = host.command(erin, room, "nosuchcommand", type="chat")
+        self.assertEqual(r["status"], "not_found", r)
+
+        # Send a file: plain prpl-jabber only offers SI to resources that
+        # advertise it, and the slixmpp peer does not, so the reply says it
+        # cannot and no transfer starts. (Transfers with xfer progress
+        # events: test_upload, through the plugin's HTTP upload.)
+        path = os.path.join(self.tmp.name, "rig.txt")
+        with open(path, "w") as f:
+            f.write("contenu\n")
+        reply = host.send_file(erin, alice.jid, path)
+        self.assertIs(reply["can_receive_file"], False)
+        self.assertFalse(host.events("xfer"))
+
+        host.disconnect(erin)  # waits for signed_off
+        self.assertEqual(host.close(), 0)
+        self.assertEqual(host.history[-1]["event"], "exit")
+
+    def test_7_modules(self):
+        """Every module issue 2 asks for is loaded, on the right host, and
+        the system Prosody's data is not ours."""
+        want = {
+            "localhost": {"roster", "tls", "saslauth", "disco", "carbons", "mam",
+                          "pep", "bookmarks", "smacks", "csi_simple", "vcard4",
+                          "vcard_legacy"},
+            self.info["muc"]: {"muc", "muc_mam"},
+            self.info["upload"]: {"http_file_share"},
+        }
+        for host, modules in want.items():
+            out = self.server.prosodyctl("shell", 'module:list("%s")' % host)
+            loaded = {line.strip() for line in out.splitlines()[1:]}
+            self.assertEqual(modules - loaded, set(), "%s: %s" % (host, out))
+        self.assertTrue(self.info["config"].startswith(self.info["dir"] + os.sep))
+        self.assertIn(self.info["pid"], pids_for_dir(self.server.workdir))
+        for user in ("alice", "bob"):
+            self.assertFalse(os.path.exists(
+                "/var/lib/prosody/localhost/accounts/%s.dat" % user))
 
     def test_5_bad_password(self):
         with self.assertRaises(PeerError):
