@@ -5,6 +5,8 @@ end: the headless host with the plugin is one resource of alice, a slixmpp
 client is her phone, bob is a contact."""
 
 import re
+import shutil
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 
@@ -134,6 +136,26 @@ class CarbonsBase(ServerTestCase):
                           % (acked, received))
             time.sleep(0.1)
 
+    def archive_queries(self):
+        """Ids of the archive queries (XEP-0313) sent so far."""
+        return [element(x).get("id") for _, x in self.trace("out")
+                if "<iq" in x and "<query xmlns='urn:xmpp:mam:2'" in x]
+
+    def wait_catchup(self, before, timeout=10):
+        """Until an archive query sent after the first `before` ones has
+        its result (<fin/>) and no other is sent after it."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            queries = self.archive_queries()
+            fins = {element(x).get("id") for _, x in self.trace("in")
+                    if x.startswith("<iq") and "<fin" in x}
+            if len(queries) > before and queries[-1] in fins:
+                time.sleep(0.2)
+                if self.archive_queries() == queries:
+                    return
+            time.sleep(0.05)
+        self.fail("the archive catch-up did not end")
+
 
 class Carbons(CarbonsBase):
 
@@ -237,10 +259,25 @@ class Carbons(CarbonsBase):
         self.host_.wait_for_conv_write(account=self.alice, text="avant 1")
         self.wait_all_acked()
 
+        queries = len(self.archive_queries())
         self.host_.disconnect(self.alice)
+        # Meanwhile, on the phone: the archive (XEP-0313) brings these
+        # after the reconnect, with what was shown before the link went
+        # down if its position lags behind.
+        self.phone.send_message(bob, "hors ligne 1")
+        self.bob.send_message(self.phone.jid, "hors ligne 2")
+        self.phone.wait_message(lambda m: m["body"] == "hors ligne 2")
+        offline = time.time()
         self.host_.connect_and_wait(self.alice)
         # Re-enabled on every sign-in.
         self.wait_enabled(count=2)
+        self.wait_catchup(queries)
+        for text, flag in (("hors ligne 1", "send"), ("hors ligne 2", "recv")):
+            w = self.host_.wait_for_conv_write(account=self.alice, text=text)
+            self.assertEqual(w["conversation"], bob)
+            self.assertIn(flag, w["flags"])
+            self.assertIn("delayed", w["flags"])
+            self.assertLessEqual(abs(w["time"] - offline), 5)
         self.phone.send_message(bob, "après 1")
         self.bob.send_message(self.phone.jid, "après 2")
         self.host_.wait_for_conv_write(account=self.alice, text="après 1")
@@ -248,6 +285,8 @@ class Carbons(CarbonsBase):
         self.sentinel("fin")
         time.sleep(0.3)
         for text, flag in (("avant 1", "send"), ("avant 2", "recv"),
+                           ("hors ligne 1", "send"),
+                           ("hors ligne 2", "recv"),
                            ("après 1", "send"), ("après 2", "recv")):
             shown = self.writes(text)
             self.assertEqual(len(shown), 1, (text, shown))
@@ -275,6 +314,49 @@ class Carbons(CarbonsBase):
         self.host_.wait_for_conv_write(account=self.alice,
                                        text="après la pause", flag="send")
 
+
+class AfterACrash(CarbonsBase):
+
+    def setUp(self):
+        self.userdir = tempfile.mkdtemp(prefix="pxm-carbons-")
+        super().setUp()
+        self._closers.insert(0, lambda: shutil.rmtree(self.userdir,
+                                                      ignore_errors=True))
+
+    def host(self, plugin=True, **kw):
+        return super().host(plugin, userdir=self.userdir, keep_userdir=True,
+                            **kw)
+
+    def test_archive_brings_copies_back(self):
+        """Killed just after showing copies, before the archive position
+        moved past them (saved a few seconds after live messages), then
+        started again: the catch-up brings the same messages from the
+        archive (XEP-0313), and they are not shown again."""
+        bob = self.jid("bob")
+        self.wait_catchup(0)
+        self.phone.send_message(bob, "avant la panne 1")
+        self.bob.send_message(self.phone.jid, "avant la panne 2")
+        self.host_.wait_for_conv_write(account=self.alice,
+                                       text="avant la panne 1", flag="send")
+        self.host_.wait_for_conv_write(account=self.alice,
+                                       text="avant la panne 2", flag="recv")
+        # What was shown is in the store half a second later.
+        time.sleep(1.2)
+        self.host_.proc.kill()
+        self.host_.proc.wait()
+        self.host_.wait_eof()
+
+        self.host_ = self.host()
+        self.alice = self.online(self.host_, "alice", xml=True)
+        self.wait_catchup(0)
+        fetched = [x for _, x in self.trace("in")
+                   if "<result xmlns='urn:xmpp:mam:2'" in x
+                   and "avant la panne" in x]
+        self.assertEqual(len(fetched), 2, "the archive position was saved "
+                         "before the kill: nothing was tested")
+        self.sentinel("après la panne")
+        self.assertEqual(self.writes("avant la panne"), [])
+        self.assertEqual(self.conversations(), [bob])
 
 class RoomPrivateMessages(CarbonsBase):
 
