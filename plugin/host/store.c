@@ -146,8 +146,10 @@ struct PxmStore {
 	guint64 generation;
 };
 
-/* The cached answer "no such key". */
-static GBytes *kv_absent;
+/* The cached answer "no such key": an address, not an allocation, so
+ * nothing outlives the last store (the plugin can be unloaded). */
+static const char kv_absent_mark;
+#define kv_absent ((gpointer)&kv_absent_mark)
 #define KV_CACHE_MAX 4096
 
 static char *
@@ -734,8 +736,6 @@ pxm_store_open(const char *path, GError **error)
 	}
 
 	store = g_new0(PxmStore, 1);
-	if (kv_absent == NULL)
-		kv_absent = g_bytes_new_static("", 0);
 	store->kv_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 						kv_cache_value_free);
 	store->path = g_strdup(path);
