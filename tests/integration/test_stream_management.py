@@ -5,6 +5,7 @@ stanzas are sent again after the reconnect), with our origin-id, stanza-id
 and archive catch-up on top: the link between the host and the server is a
 loopback TCP relay the test can black-hole and cut."""
 
+import re
 import socket
 import threading
 import time
@@ -129,6 +130,13 @@ class StreamManagement(ServerTestCase):
         copies = self.sent_copies(host, alice, text)
         self.assertGreaterEqual(len(copies), 2, copies)
         self.assertIn("urn:xmpp:sid:0", m["xml"])
+        # Our annotate stages are idempotent too: one receipt request
+        # (XEP-0184) and one <markable/> (XEP-0333) in every copy.
+        for xml in [c["xml"] for c in copies] + [m["xml"]]:
+            for element in ("request xmlns=.urn:xmpp:receipts.",
+                            "markable xmlns=.urn:xmpp:chat-markers:0."):
+                self.assertEqual(len(re.findall("<" + element, xml)), 1,
+                                 xml)
 
     def test_typed_to_new_contact_while_link_dead_arrives_once(self):
         """To a contact whose OMEMO devices are not known yet, OMEMO holds
