@@ -63,7 +63,13 @@ static PurplePluginInfo info = {
 static void
 init_plugin(PurplePlugin *plugin)
 {
-	bindtextdomain(GETTEXT_PACKAGE, PXM_LOCALEDIR);
+	/* PXM_LOCALEDIR in the environment: translations of an uninstalled
+	 * build (build/po), for developers and the tests. */
+	const char *localedir = g_getenv("PXM_LOCALEDIR");
+
+	bindtextdomain(GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0'
+						? localedir
+						: PXM_LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 
 	if (info.dependencies == NULL)

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <locale.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -3173,6 +3174,8 @@ pxm_cmd_plugins(JsonObject *args, JsonBuilder *reply, GError **error)
 		json_builder_begin_object(reply);
 		pxm_add_string(reply, "id", purple_plugin_get_id(plugin));
 		pxm_add_string(reply, "name", purple_plugin_get_name(plugin));
+		pxm_add_string(reply, "summary",
+			       purple_plugin_get_summary(plugin));
 		pxm_add_string(reply, "version",
 			       purple_plugin_get_version(plugin));
 		pxm_add_string(reply, "path", plugin->path);
@@ -3831,6 +3834,10 @@ main(int argc, char **argv)
 	int out_fd;
 	int status = 0;
 
+	/* As Pidgin and Finch do: plugins' translations follow the
+	 * environment's locale (pxm_host.py pins C.UTF-8 unless a test asks
+	 * for another language). */
+	setlocale(LC_ALL, "");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("pxm-test-host: %s\n", error->message);

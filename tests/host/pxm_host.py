@@ -117,6 +117,11 @@ class TestHost:
         self.argv = argv
 
         proc_env = dict(os.environ if env is None else env)
+        if env is None:
+            # The host follows the locale like Pidgin: English messages
+            # whatever the machine's language, unless a test passes env.
+            proc_env["LC_ALL"] = "C.UTF-8"
+            proc_env.pop("LANGUAGE", None)
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

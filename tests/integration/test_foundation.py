@@ -134,6 +134,26 @@ class Foundation(ServerTestCase):
             host.wait_for_conv_write(account=alice, flag="recv",
                                      text="toujours là %d" % round_)
 
+    def test_french(self):
+        """The plugin's name, summary and messages follow the locale (its
+        text domain bound at probe time; PXM_LOCALEDIR points at the
+        build's translations), and English is the default."""
+        env = dict(os.environ, LC_ALL="C.UTF-8", LANGUAGE="fr",
+                   PXM_LOCALEDIR=os.path.join(pxm_it.BUILD_ROOT, "po"))
+        for lang_env, name, listing in (
+                (env, "XMPP moderne", "Extensions de ce compte"),
+                (None, "Modern XMPP", "Extensions of this account")):
+            host = self.host(env=lang_env)
+            ours = [p for p in host.cmd("plugins")["plugins"]
+                    if p["id"] == "core-xmpp-modern"]
+            self.assertEqual(len(ours), 1, ours)
+            self.assertEqual(ours[0]["name"], name)
+            alice = self.online(host, "alice")
+            r = host.command(alice, self.jid("bob"), "xmpp-modern")
+            self.assertEqual(r["status"], "ok", r)
+            host.wait_for_conv_write(account=alice, text=listing)
+            host.close()
+
     def test_unusable_store_reported_and_untouched(self):
         """A store the plugin cannot use (here: not SQLite) is reported to
         the user and left byte for byte as it was; the account still
