@@ -74,32 +74,51 @@ split(const char *jid, char **node, char **domain, const char **resource)
 	return TRUE;
 }
 
-/*
- * The common case, checked without allocating: an ASCII JID already in
- * normal form (no upper case, one '@' between a non-empty local part and
- * domain, no trailing dot, a valid resource).  Returns the length of the
- * bare part, or 0 when the JID needs the full treatment.
- */
-static gsize
-normal_bare_length(const char *jid)
+/* Bytes that end the fast path of normal_bare_length(): NUL, '/', '@',
+ * upper case and non-ASCII (a table: this runs several times for every
+ * message). */
+static const guint8 special[256] = {
+	[0] = 1,   ['/'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1,
+	['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1,
+	['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, [0x80 ... 0xff] = 1,
+};
+
+/* A resource: non-empty, at most 1023 octets, valid UTF-8. */
+static gboolean
+valid_resource(const char *resource)
+{
+	const char *p = resource;
+
+	for (; *p != '\0' && (guchar)*p < 0x80; p++)
+		;
+	if (*p != '\0')
+		return strlen(resource) <= PXM_JID_PART_MAX &&
+		       g_utf8_validate(resource, -1, NULL);
+	return p > resource && p - resource <= PXM_JID_PART_MAX;
+}
+
+gsize
+pxm_jid_normal_bare_length(const char *jid)
 {
 	const char *p = jid, *at = NULL;
 
-	for (; *p != '\0' && *p != '/'; p++) {
-		if ((guchar)*p >= 0x80 || g_ascii_isupper(*p))
-			return 0;
-		if (*p == '@') {
-			if (at != NULL)
-				return 0;
-			at = p;
-		}
+	for (;;) {
+		while (!special[(guchar)*p])
+			p++;
+		if (*p != '@' || at != NULL)
+			break;
+		at = p++;
 	}
+	if (*p != '\0' && *p != '/')
+		return 0; /* upper case, non-ASCII or a second '@' */
 	if (p == jid || at == jid || (at != NULL && at + 1 == p) ||
 	    p[-1] == '.' || (at != NULL && at - jid > PXM_JID_PART_MAX) ||
 	    p - (at != NULL ? at + 1 : jid) > PXM_JID_PART_MAX)
 		return 0;
-	if (*p == '/' && (p[1] == '\0' || strlen(p + 1) > PXM_JID_PART_MAX ||
-			  !g_utf8_validate(p + 1, -1, NULL)))
+	if (*p == '/' && !valid_resource(p + 1))
 		return 0;
 	return p - jid;
 }
@@ -112,7 +131,7 @@ pxm_jid_bare_dup(const char *jid)
 	const char *resource;
 	gsize len;
 
-	if (jid != NULL && (len = normal_bare_length(jid)) > 0)
+	if (jid != NULL && (len = pxm_jid_normal_bare_length(jid)) > 0)
 		return g_strndup(jid, len);
 	if (!split(jid, &node, &domain, &resource))
 		return NULL;
@@ -128,7 +147,7 @@ pxm_jid_normalize_dup(const char *jid)
 	g_autofree char *domain = NULL;
 	const char *resource;
 
-	if (jid != NULL && normal_bare_length(jid) > 0)
+	if (jid != NULL && pxm_jid_normal_bare_length(jid) > 0)
 		return g_strdup(jid);
 	if (!split(jid, &node, &domain, &resource))
 		return NULL;

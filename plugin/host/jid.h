@@ -26,6 +26,19 @@ char *pxm_jid_bare_dup(const char *jid);
 char *pxm_jid_normalize_dup(const char *jid);
 
 /**
+ * pxm_jid_normal_bare_length:
+ * @jid: a JID
+ *
+ * The common case, checked without allocating: an ASCII JID already in
+ * normal form (no upper case, one '@' at most, between a non-empty local
+ * part and domain, no trailing dot, a valid resource).
+ *
+ * Returns: the length of its bare part, which is then its normalised bare
+ * JID; 0 when the JID needs pxm_jid_bare_dup()'s full treatment.
+ */
+gsize pxm_jid_normal_bare_length(const char *jid);
+
+/**
  * pxm_jid_resource_peek:
  * Returns: (transfer none) (nullable): the resource part of @jid, pointing
  * into @jid, or NULL when there is none.
