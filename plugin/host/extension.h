@@ -118,6 +118,15 @@ typedef struct {
 	 * that sets it on a live message makes the host show the message
 	 * through the presenter instead of the prpl. */
 	char *html;
+
+	/* private: what pxm_stanza_bare_from() and _to() found, kept while
+	 * the JID stays the same: the JID, then its bare JID ("" when
+	 * malformed), in @text or, for longer ones, in @overflow (freed by
+	 * pxm_stanza_clear()). */
+	struct {
+		char text[160];
+		char *overflow;
+	} bare_cache[2];
 } PxmStanza;
 
 /**
@@ -126,6 +135,22 @@ typedef struct {
  * element in @message).
  */
 gboolean pxm_stanza_has_body(const PxmStanza *stanza);
+
+/**
+ * pxm_stanza_bare_from:
+ *
+ * The normalised bare JID of @stanza->from, worked out once per record
+ * rather than by every stage that needs it (stages run for every message).
+ * A record built by hand (not by pxm_stanza_init()) must be zeroed first
+ * and cleared with pxm_stanza_clear().
+ *
+ * Returns: (transfer none) (nullable): the bare JID, NULL when from is
+ * absent or malformed; valid until from changes or the record is cleared.
+ */
+const char *pxm_stanza_bare_from(const PxmStanza *stanza);
+
+/** pxm_stanza_bare_to: the same for @stanza->to. */
+const char *pxm_stanza_bare_to(const PxmStanza *stanza);
 
 /**
  * pxm_stanza_set:

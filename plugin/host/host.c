@@ -36,10 +36,14 @@ pxm_xml_child(xmlnode *parent, const char *name, const char *ns)
 {
 	if (parent == NULL)
 		return NULL;
+	/* c->xmlns is what xmlnode_get_namespace() returns, read without a
+	 * call into libpurple: several stages look for their element in
+	 * every message. */
 	for (xmlnode *c = parent->child; c != NULL; c = c->next)
-		if (c->type == XMLNODE_TYPE_TAG && strcmp(c->name, name) == 0 &&
+		if (c->type == XMLNODE_TYPE_TAG && c->name[0] == name[0] &&
+		    strcmp(c->name, name) == 0 &&
 		    (ns == NULL ||
-		     g_strcmp0(xmlnode_get_namespace(c), ns) == 0))
+		     (c->xmlns != NULL && strcmp(c->xmlns, ns) == 0)))
 			return c;
 	return NULL;
 }
@@ -53,10 +57,36 @@ parse_stamp(const char *stamp)
 	return dt != NULL ? g_date_time_to_unix(dt) : 0;
 }
 
+/* The first of each, as xmlnode_get_attrib() would find it. */
+static void
+read_attribute(PxmStanza *st, xmlnode *attr)
+{
+	const char **field = NULL;
+
+	switch (attr->name[0]) {
+	case 't':
+		if (strcmp(attr->name, "type") == 0)
+			field = &st->type;
+		else if (strcmp(attr->name, "to") == 0)
+			field = &st->to;
+		break;
+	case 'f':
+		if (strcmp(attr->name, "from") == 0)
+			field = &st->from;
+		break;
+	case 'i':
+		if (strcmp(attr->name, "id") == 0)
+			field = &st->id;
+		break;
+	}
+	if (field != NULL && *field == NULL)
+		*field = attr->data;
+}
+
 void
 pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 {
-	xmlnode *body, *delay;
+	xmlnode *body = NULL, *delay = NULL;
 	const char *stamp;
 
 	memset(st, 0, sizeof(*st));
@@ -71,20 +101,76 @@ pxm_stanza_init(PxmStanza *st, xmlnode *node, gboolean outgoing)
 		st->kind = PXM_STANZA_PRESENCE;
 	else if (g_str_equal(node->name, "iq"))
 		st->kind = PXM_STANZA_IQ;
-	st->type = xmlnode_get_attrib(node, "type");
-	st->from = xmlnode_get_attrib(node, "from");
-	st->to = xmlnode_get_attrib(node, "to");
-	st->id = xmlnode_get_attrib(node, "id");
+	/* One walk over the children rather than one per attribute and
+	 * element looked for: this runs for every stanza. */
+	for (xmlnode *c = node->child; c != NULL; c = c->next) {
+		if (c->type == XMLNODE_TYPE_ATTRIB) {
+			read_attribute(st, c);
+		} else if (c->type == XMLNODE_TYPE_TAG &&
+			   st->kind == PXM_STANZA_MESSAGE) {
+			if (body == NULL && strcmp(c->name, "body") == 0)
+				body = c;
+			else if (delay == NULL &&
+				 strcmp(c->name, "delay") == 0 &&
+				 g_strcmp0(xmlnode_get_namespace(c),
+					   PXM_NS_DELAY) == 0)
+				delay = c;
+		}
+	}
 	if (st->kind != PXM_STANZA_MESSAGE)
 		return;
-	if (outgoing && (body = pxm_xml_child(node, "body", NULL)) != NULL)
+	if (outgoing && body != NULL)
 		st->body = xmlnode_get_data(body);
 	/* XEP-0203: the original send time of a message stored and delivered
 	 * later (offline storage, room history). */
-	if (!outgoing &&
-	    (delay = pxm_xml_child(node, "delay", PXM_NS_DELAY)) != NULL &&
+	if (!outgoing && delay != NULL &&
 	    (stamp = xmlnode_get_attrib(delay, "stamp")) != NULL)
 		st->timestamp = parse_stamp(stamp);
+}
+
+/* Looks @jid up in, or adds it to, cache slot @slot of @st. */
+static const char *
+bare_cached(const PxmStanza *stanza, guint slot, const char *jid)
+{
+	/* A cache: the record's facts stay as they are. */
+	PxmStanza *st = (PxmStanza *)stanza;
+	char *text = st->bare_cache[slot].overflow != NULL
+			     ? st->bare_cache[slot].overflow
+			     : st->bare_cache[slot].text;
+	g_autofree char *bare = NULL;
+	gsize len, bare_len;
+
+	if (jid == NULL || *jid == '\0')
+		return NULL;
+	if (strcmp(text, jid) == 0) {
+		text += strlen(text) + 1;
+		return *text != '\0' ? text : NULL;
+	}
+	len = strlen(jid);
+	bare_len = pxm_jid_normal_bare_length(jid);
+	if (bare_len == 0 && (bare = pxm_jid_bare_dup(jid)) != NULL)
+		bare_len = strlen(bare);
+	g_clear_pointer(&st->bare_cache[slot].overflow, g_free);
+	text = st->bare_cache[slot].text;
+	if (len + bare_len + 2 > sizeof(st->bare_cache[slot].text))
+		text = st->bare_cache[slot].overflow =
+			g_malloc(len + bare_len + 2);
+	memcpy(text, jid, len + 1);
+	memcpy(text + len + 1, bare != NULL ? bare : jid, bare_len);
+	text[len + 1 + bare_len] = '\0';
+	return bare_len > 0 ? text + len + 1 : NULL;
+}
+
+const char *
+pxm_stanza_bare_from(const PxmStanza *stanza)
+{
+	return bare_cached(stanza, 0, stanza->from);
+}
+
+const char *
+pxm_stanza_bare_to(const PxmStanza *stanza)
+{
+	return bare_cached(stanza, 1, stanza->to);
 }
 
 gboolean
@@ -116,11 +202,18 @@ pxm_stanza_is_room_private(const PxmStanza *st)
 void
 pxm_stanza_clear(PxmStanza *st)
 {
-	g_free(st->body);
-	g_free(st->html);
-	g_free(st->stanza_id);
-	g_free(st->origin_id);
-	g_free(st->archive_query_id);
+	char *owned[] = { st->body,
+			  st->html,
+			  st->stanza_id,
+			  st->origin_id,
+			  st->archive_query_id,
+			  st->bare_cache[0].overflow,
+			  st->bare_cache[1].overflow };
+
+	/* Most are NULL: no call for those (this runs for every stanza). */
+	for (guint i = 0; i < G_N_ELEMENTS(owned); i++)
+		if (owned[i] != NULL)
+			g_free(owned[i]);
 	memset(st, 0, sizeof(*st));
 }
 
