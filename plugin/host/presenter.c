@@ -26,7 +26,7 @@ enum { DIRECTION_RECEIVED = 0, DIRECTION_SENT = 1 };
 /* The keys of one message, for one look-up: built on the stack, strings
  * borrowed from the record or the account where possible. */
 typedef struct {
-	char *conversation;
+	const char *conversation;
 	const char *sender;
 	char *sender_owned;
 	const char *stanza_id;
@@ -34,6 +34,9 @@ typedef struct {
 	const char *message_id;
 	int direction;
 	gint64 timestamp;
+	/* The keys' hashes, once memory_has() has worked them out. */
+	guint32 hashes[3];
+	gboolean hashed;
 } Identity;
 
 /* An identity waiting to be written to the store: owned copies. */
@@ -53,19 +56,137 @@ typedef struct {
 	char strings[];
 } Shown;
 
+/* The latest messages shown in one conversation, oldest first. */
+typedef struct {
+	Shown *items[SHOWN_MAX];
+	guint first, len;
+} ShownRing;
+
 static void
-shown_queue_free(GQueue *queue)
+shown_ring_free(ShownRing *ring)
 {
-	g_queue_free_full(queue, g_free);
+	for (guint i = 0; i < ring->len; i++)
+		g_free(ring->items[(ring->first + i) % SHOWN_MAX]);
+	g_free(ring);
+}
+
+/* The @i-th newest message of @ring (0: the newest). */
+static const PxmShownMessage *
+shown_ring_newest(const ShownRing *ring, guint i)
+{
+	return &ring->items[(ring->first + ring->len - 1 - i) % SHOWN_MAX]->pub;
+}
+
+/*
+ * The in-memory index: a set of key strings, open addressing with linear
+ * probing.  A message costs one hash of its key and, when new, a copy into
+ * a string chunk, not an allocation per key (bench/overhead).
+ */
+typedef struct {
+	const char **keys; /* NULL: a free slot; strings in @chunk */
+	guint32 *hashes;
+	guint mask; /* slots - 1, a power of two minus one */
+	guint used;
+	GStringChunk *chunk;
+} KeySet;
+
+#define KEYSET_MIN 1024
+
+static void
+keyset_init(KeySet *set, guint slots)
+{
+	set->keys = g_new0(const char *, slots);
+	set->hashes = g_new(guint32, slots);
+	set->mask = slots - 1;
+	set->used = 0;
+}
+
+static void
+keyset_free(KeySet *set)
+{
+	g_free(set->keys);
+	g_free(set->hashes);
+	if (set->chunk != NULL)
+		g_string_chunk_free(set->chunk);
+}
+
+static void
+keyset_reset(KeySet *set)
+{
+	keyset_free(set);
+	set->chunk = NULL;
+	keyset_init(set, KEYSET_MIN);
+}
+
+static guint32
+key_hash(const char *key, gsize len)
+{
+	guint32 h = 5381;
+
+	for (gsize i = 0; i < len; i++)
+		h = (h << 5) + h + (guchar)key[i];
+	return h;
+}
+
+/* The slot of @key, or the free slot where it would go. */
+static guint
+keyset_slot(const KeySet *set, const char *key, guint32 hash)
+{
+	guint i = hash & set->mask;
+
+	while (set->keys[i] != NULL &&
+	       (set->hashes[i] != hash || strcmp(set->keys[i], key) != 0))
+		i = (i + 1) & set->mask;
+	return i;
+}
+
+static void
+keyset_add(KeySet *set, const char *key, gsize len, guint32 hash)
+{
+	guint i = keyset_slot(set, key, hash);
+
+	if (set->keys[i] != NULL)
+		return;
+	if (set->chunk == NULL)
+		set->chunk = g_string_chunk_new(64 * 1024);
+	set->keys[i] = g_string_chunk_insert_len(set->chunk, key, len);
+	set->hashes[i] = hash;
+	/* At most half full: probes stay short. */
+	if (++set->used * 2 > set->mask + 1) {
+		KeySet bigger;
+
+		keyset_init(&bigger, (set->mask + 1) * 2);
+		for (guint j = 0; j <= set->mask; j++) {
+			guint k;
+
+			if (set->keys[j] == NULL)
+				continue;
+			for (k = set->hashes[j] & bigger.mask;
+			     bigger.keys[k] != NULL; k = (k + 1) & bigger.mask)
+				;
+			bigger.keys[k] = set->keys[j];
+			bigger.hashes[k] = set->hashes[j];
+		}
+		g_free(set->keys);
+		g_free(set->hashes);
+		set->keys = bigger.keys;
+		set->hashes = bigger.hashes;
+		set->mask = bigger.mask;
+	}
 }
 
 struct PxmPresenter {
 	PxmAccount *account;
-	GHashTable *memory; /* key strings, owned */
+	KeySet memory;
 	GPtrArray *pending; /* Pending, owned */
-	GQueue recent;      /* Pending of the latest live messages, owned */
-	GHashTable *shown;  /* conversation -> GQueue of Shown, owned */
-	GString *scratch;   /* for building keys */
+	/* Pending of the latest live messages, owned, oldest first. */
+	Pending *recent[RECENT_MAX];
+	guint recent_first, recent_len;
+	GHashTable *shown; /* conversation -> ShownRing, owned */
+	/* The conversation shown last, and its ring (both in @shown). */
+	const char *last_conversation;
+	ShownRing *last_ring;
+	GString *scratch; /* for building keys */
 	guint flush_source;
 };
 
@@ -121,13 +242,12 @@ pxm_presenter_new(PxmAccount *account)
 	PxmPresenter *p = g_new0(PxmPresenter, 1);
 
 	p->account = account;
-	p->memory = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					  NULL);
+	keyset_init(&p->memory, KEYSET_MIN);
 	p->pending =
 		g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
 	p->scratch = g_string_sized_new(128);
 	p->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 (GDestroyNotify)shown_queue_free);
+					 (GDestroyNotify)shown_ring_free);
 	return p;
 }
 
@@ -182,17 +302,17 @@ pxm_presenter_write_identities(PxmAccount *account)
 void
 pxm_presenter_free(PxmPresenter *p)
 {
-	Pending *pending;
-
 	if (p == NULL)
 		return;
 	/* Going offline: the latest live messages may come back from offline
 	 * storage at the next sign-in (those the server had no ack for), so
 	 * they are written now. */
-	while ((pending = g_queue_pop_head(&p->recent)) != NULL)
-		g_ptr_array_add(p->pending, pending);
+	for (guint i = 0; i < p->recent_len; i++)
+		g_ptr_array_add(p->pending,
+				p->recent[(p->recent_first + i) % RECENT_MAX]);
+	p->recent_len = 0;
 	pxm_presenter_flush(p);
-	g_hash_table_unref(p->memory);
+	keyset_free(&p->memory);
 	g_ptr_array_unref(p->pending);
 	g_string_free(p->scratch, TRUE);
 	g_hash_table_unref(p->shown);
@@ -209,21 +329,29 @@ on_flush(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Builds a key of the in-memory index into @out (reused: look-ups run for
+/* Builds a key of the in-memory index in @out (reused: look-ups run for
  * every message and should not allocate). */
 static const char *
 memory_key(GString *out, char kind, const char *conversation,
 	   const char *sender, const char *value)
 {
-	g_string_truncate(out, 0);
-	g_string_append_c(out, kind);
-	g_string_append_c(out, '\x1f');
-	g_string_append(out, conversation);
-	g_string_append_c(out, '\x1f');
+	gsize lc = strlen(conversation);
+	gsize ls = sender != NULL ? strlen(sender) : 0;
+	gsize lv = strlen(value);
+	char *cursor;
+
+	g_string_set_size(out, 2 + lc + 1 + ls + 1 + lv);
+	cursor = out->str;
+	*cursor++ = kind;
+	*cursor++ = '\x1f';
+	memcpy(cursor, conversation, lc);
+	cursor += lc;
+	*cursor++ = '\x1f';
 	if (sender != NULL)
-		g_string_append(out, sender);
-	g_string_append_c(out, '\x1f');
-	g_string_append(out, value);
+		memcpy(cursor, sender, ls);
+	cursor += ls;
+	*cursor++ = '\x1f';
+	memcpy(cursor, value, lv);
 	return out->str;
 }
 
@@ -255,7 +383,8 @@ identity_init(Identity *id, PxmAccount *account, const PxmStanza *st,
 	      gboolean sent)
 {
 	memset(id, 0, sizeof(*id));
-	id->conversation = pxm_jid_bare_dup(sent ? st->to : st->from);
+	id->conversation = sent ? pxm_stanza_bare_to(st)
+				: pxm_stanza_bare_from(st);
 	if (id->conversation == NULL)
 		return FALSE;
 	/* In a room, and in private with its occupants, the room is the
@@ -280,56 +409,65 @@ identity_init(Identity *id, PxmAccount *account, const PxmStanza *st,
 static void
 identity_clear(Identity *id)
 {
-	g_free(id->conversation);
 	g_free(id->sender_owned);
 }
 
-static gboolean
-memory_has(PxmPresenter *p, const Identity *id)
+/* The keys of @id, as memory_key() arguments. */
+#define N_KEYS 3
+static void
+identity_keys(const Identity *id, char kinds[N_KEYS],
+	      const char *senders[N_KEYS], const char *values[N_KEYS])
 {
-	const struct {
-		char kind;
-		const char *sender;
-		const char *value;
-	} keys[] = {
-		{ 's', NULL, id->stanza_id },
-		{ 'o', id->sender, id->origin_id },
-		{ 'm', id->sender, id->message_id },
-	};
-
-	for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
-		if (keys[i].value != NULL &&
-		    g_hash_table_contains(p->memory,
-					  memory_key(p->scratch, keys[i].kind,
-						     id->conversation,
-						     keys[i].sender,
-						     keys[i].value)))
-			return TRUE;
-	}
-	return FALSE;
+	kinds[0] = 's', senders[0] = NULL, values[0] = id->stanza_id;
+	kinds[1] = 'o', senders[1] = id->sender, values[1] = id->origin_id;
+	kinds[2] = 'm', senders[2] = id->sender, values[2] = id->message_id;
 }
 
-static void
-memory_add(PxmPresenter *p, char kind, const Identity *id, const char *sender,
-	   const char *value)
+static gboolean
+memory_has(PxmPresenter *p, Identity *id)
 {
-	if (value != NULL)
-		g_hash_table_add(
-			p->memory,
-			g_strdup(memory_key(p->scratch, kind, id->conversation,
-					    sender, value)));
+	char kinds[N_KEYS];
+	const char *senders[N_KEYS], *values[N_KEYS];
+
+	identity_keys(id, kinds, senders, values);
+	for (guint i = 0; i < N_KEYS; i++) {
+		const char *key;
+
+		if (values[i] == NULL)
+			continue;
+		key = memory_key(p->scratch, kinds[i], id->conversation,
+				 senders[i], values[i]);
+		id->hashes[i] = key_hash(key, p->scratch->len);
+		if (p->memory.keys[keyset_slot(&p->memory, key,
+					       id->hashes[i])] != NULL)
+			return TRUE;
+	}
+	id->hashed = TRUE;
+	return FALSE;
 }
 
 static void
 remember_in_memory(PxmPresenter *p, const Identity *id)
 {
+	char kinds[N_KEYS];
+	const char *senders[N_KEYS], *values[N_KEYS];
+
 	/* Past this size the index starts over; what it forgets is, at
 	 * worst, a duplicate shown again, never a message hidden. */
-	if (g_hash_table_size(p->memory) > MEMORY_MAX)
-		g_hash_table_remove_all(p->memory);
-	memory_add(p, 's', id, NULL, id->stanza_id);
-	memory_add(p, 'o', id, id->sender, id->origin_id);
-	memory_add(p, 'm', id, id->sender, id->message_id);
+	if (p->memory.used > MEMORY_MAX)
+		keyset_reset(&p->memory);
+	identity_keys(id, kinds, senders, values);
+	for (guint i = 0; i < N_KEYS; i++) {
+		const char *key;
+
+		if (values[i] == NULL)
+			continue;
+		key = memory_key(p->scratch, kinds[i], id->conversation,
+				 senders[i], values[i]);
+		keyset_add(&p->memory, key, p->scratch->len,
+			   id->hashed ? id->hashes[i]
+				      : key_hash(key, p->scratch->len));
+	}
 }
 
 static void
@@ -340,9 +478,14 @@ remember(PxmPresenter *p, const Identity *id, gboolean persist)
 	remember_in_memory(p, id);
 	pending = pending_new(id);
 	if (!persist) {
-		g_queue_push_tail(&p->recent, pending);
-		if (g_queue_get_length(&p->recent) > RECENT_MAX)
-			pending_free(g_queue_pop_head(&p->recent));
+		if (p->recent_len < RECENT_MAX) {
+			p->recent[(p->recent_first + p->recent_len++) %
+				  RECENT_MAX] = pending;
+			return;
+		}
+		pending_free(p->recent[p->recent_first]);
+		p->recent[p->recent_first] = pending;
+		p->recent_first = (p->recent_first + 1) % RECENT_MAX;
 		return;
 	}
 	g_ptr_array_add(p->pending, pending);
@@ -488,12 +631,6 @@ put(char **cursor, const char *text, gsize len)
 	return start;
 }
 
-static gsize
-size_of(const char *text)
-{
-	return text != NULL ? strlen(text) + 1 : 0;
-}
-
 static void
 record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 	     gboolean sent)
@@ -501,39 +638,56 @@ record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 	gsize body_len = 0, cut = 0;
 	/* The keys are built: the scratch string is free. */
 	const char *body = peek_body(st, p->scratch, &body_len);
-	GQueue *queue;
+	ShownRing *ring;
 	Shown *shown;
 	char *cursor;
 
+	const char *texts[] = { id->conversation, id->sender, st->id,
+				st->origin_id, st->stanza_id };
+	gsize lens[G_N_ELEMENTS(texts)];
+	gsize size = sizeof(Shown);
+
 	if (body != NULL)
 		cut = excerpt_length(body, body_len);
-	shown = g_malloc(sizeof(Shown) + size_of(id->conversation) +
-			 size_of(id->sender) + size_of(st->id) +
-			 size_of(st->origin_id) + size_of(st->stanza_id) +
-			 (body != NULL ? cut + 1 : 0));
+	/* Each length once: this runs for every message shown. */
+	for (guint i = 0; i < G_N_ELEMENTS(texts); i++) {
+		lens[i] = texts[i] != NULL ? strlen(texts[i]) : 0;
+		size += texts[i] != NULL ? lens[i] + 1 : 0;
+	}
+	shown = g_malloc(size + (body != NULL ? cut + 1 : 0));
 	cursor = shown->strings;
-	shown->pub.conversation = put(&cursor, id->conversation,
-				      strlen(id->conversation));
-	shown->pub.sender = put(&cursor, id->sender,
-				id->sender != NULL ? strlen(id->sender) : 0);
-	shown->pub.id = put(&cursor, st->id, st->id ? strlen(st->id) : 0);
-	shown->pub.origin_id = put(&cursor, st->origin_id,
-				   st->origin_id ? strlen(st->origin_id) : 0);
-	shown->pub.stanza_id = put(&cursor, st->stanza_id,
-				   st->stanza_id ? strlen(st->stanza_id) : 0);
+	shown->pub.conversation = put(&cursor, texts[0], lens[0]);
+	shown->pub.sender = put(&cursor, texts[1], lens[1]);
+	shown->pub.id = put(&cursor, texts[2], lens[2]);
+	shown->pub.origin_id = put(&cursor, texts[3], lens[3]);
+	shown->pub.stanza_id = put(&cursor, texts[4], lens[4]);
 	shown->pub.excerpt = put(&cursor, body, cut);
 	shown->pub.sent = sent;
 	shown->pub.timestamp = id->timestamp / G_USEC_PER_SEC;
 
-	queue = g_hash_table_lookup(p->shown, id->conversation);
-	if (queue == NULL) {
-		queue = g_queue_new();
-		g_hash_table_insert(p->shown, g_strdup(id->conversation),
-				    queue);
+	if (p->last_conversation != NULL &&
+	    strcmp(p->last_conversation, id->conversation) == 0) {
+		ring = p->last_ring;
+	} else {
+		char *key;
+
+		if (!g_hash_table_lookup_extended(p->shown, id->conversation,
+						  (gpointer *)&key,
+						  (gpointer *)&ring)) {
+			key = g_strdup(id->conversation);
+			ring = g_new0(ShownRing, 1);
+			g_hash_table_insert(p->shown, key, ring);
+		}
+		p->last_conversation = key;
+		p->last_ring = ring;
 	}
-	g_queue_push_tail(queue, shown);
-	if (g_queue_get_length(queue) > SHOWN_MAX)
-		g_free(g_queue_pop_head(queue));
+	if (ring->len < SHOWN_MAX) {
+		ring->items[(ring->first + ring->len++) % SHOWN_MAX] = shown;
+	} else {
+		g_free(ring->items[ring->first]);
+		ring->items[ring->first] = shown;
+		ring->first = (ring->first + 1) % SHOWN_MAX;
+	}
 }
 
 /* Our own messages in a room come back from the room under our nick. */
@@ -629,9 +783,14 @@ pxm_presenter_remember_sent(PxmAccount *account, const char *to,
 {
 	PxmStanza copy = *stanza;
 
+	/* The copy's JID cache is its own, not a second owner of the
+	 * record's. */
+	memset(copy.bare_cache, 0, sizeof(copy.bare_cache));
 	copy.to = to;
 	copy.sent_by_me = TRUE;
 	admit(account, &copy, TRUE);
+	g_free(copy.bare_cache[0].overflow);
+	g_free(copy.bare_cache[1].overflow);
 }
 
 /*
@@ -753,14 +912,13 @@ const PxmShownMessage *
 pxm_presenter_find(PxmAccount *account, const char *conversation,
 		   const char *id)
 {
-	GQueue *queue;
+	const ShownRing *ring;
 
 	if (conversation == NULL || id == NULL)
 		return NULL;
-	queue = g_hash_table_lookup(account->presenter->shown, conversation);
-	for (GList *l = queue != NULL ? queue->tail : NULL; l != NULL;
-	     l = l->prev) {
-		const PxmShownMessage *m = l->data;
+	ring = g_hash_table_lookup(account->presenter->shown, conversation);
+	for (guint i = 0; ring != NULL && i < ring->len; i++) {
+		const PxmShownMessage *m = shown_ring_newest(ring, i);
 
 		if (g_strcmp0(m->id, id) == 0 ||
 		    g_strcmp0(m->origin_id, id) == 0 ||
@@ -774,16 +932,15 @@ const PxmShownMessage *
 pxm_presenter_last(PxmAccount *account, const char *conversation, PxmLast which)
 {
 	const PxmShownMessage *latest = NULL;
-	GQueue *queue;
+	const ShownRing *ring;
 
 	if (conversation == NULL)
 		return NULL;
-	queue = g_hash_table_lookup(account->presenter->shown, conversation);
+	ring = g_hash_table_lookup(account->presenter->shown, conversation);
 	/* By time, not by arrival: an archive catch-up can show older
 	 * messages after newer live ones.  Ties go to the later arrival. */
-	for (GList *l = queue != NULL ? queue->tail : NULL; l != NULL;
-	     l = l->prev) {
-		const PxmShownMessage *m = l->data;
+	for (guint i = 0; ring != NULL && i < ring->len; i++) {
+		const PxmShownMessage *m = shown_ring_newest(ring, i);
 
 		if (which != PXM_LAST_ANY &&
 		    (which == PXM_LAST_SENT) != m->sent)
