@@ -1419,7 +1419,7 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 	const char *own = pxm_account_get_bare_jid(state->account);
 	guint32 me = pxm_omemo_engine_get_device_id(state->engine);
 	g_autofree char *sender = NULL;
-	g_autofree char *peer = NULL;
+	const char *peer;
 	g_autoptr(PxmOmemoEncrypted) m = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(PxmSecret) km = NULL;
@@ -1439,7 +1439,8 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 	    (st->sent_by_me || !pxm_stanza_is_chat(st) ||
 	     !pxm_stanza_has_body(st)))
 		return PXM_VERDICT_CONTINUE;
-	peer = pxm_jid_bare_dup(st->sent_by_me ? st->to : st->from);
+	peer = st->sent_by_me ? pxm_stanza_bare_to(st)
+			      : pxm_stanza_bare_from(st);
 	if (g_strcmp0(st->type, "groupchat") == 0) {
 		PxmVerdict verdict;
 
@@ -1450,9 +1451,11 @@ pxm_omemo_decrypt(PxmOmemo *state, PxmStanza *st)
 			    encs[0] != NULL || encs[1] != NULL, &sender,
 			    &verdict))
 			return verdict;
-	} else {
-		sender = st->sent_by_me ? g_strdup(own)
-					: pxm_jid_bare_dup(st->from);
+	} else if (encs[0] != NULL || encs[1] != NULL) {
+		/* Not for plaintext (most messages): the block below is all
+		 * that applies to it. */
+		sender = g_strdup(st->sent_by_me ? own
+						 : pxm_stanza_bare_from(st));
 	}
 	if (encs[0] == NULL && encs[1] == NULL) {
 		/* Issue 5: plaintext in an encrypted conversation is shown
