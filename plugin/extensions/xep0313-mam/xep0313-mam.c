@@ -1230,8 +1230,7 @@ static PxmVerdict
 handle(PxmAccount *account, gpointer data, PxmStanza *st)
 {
 	State *state = data;
-	const char *peer;
-	g_autofree char *conversation = NULL;
+	const char *conversation;
 
 	if (st->kind == PXM_STANZA_PRESENCE) {
 		handle_presence(account, state, st);
@@ -1247,12 +1246,11 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	}
 	/* The oldest archive id of each conversation, where /history goes
 	 * on from (messages come oldest first: the first one stays). */
-	peer = st->sent_by_me ? st->to : st->from;
-	conversation = pxm_jid_bare_dup(peer);
+	conversation = st->sent_by_me ? pxm_stanza_bare_to(st)
+				      : pxm_stanza_bare_from(st);
 	if (conversation != NULL &&
 	    !g_hash_table_contains(state->oldest, conversation))
-		g_hash_table_insert(state->oldest,
-				    g_steal_pointer(&conversation),
+		g_hash_table_insert(state->oldest, g_strdup(conversation),
 				    g_strdup(st->stanza_id));
 	/* A live message (or carbon) with our server's stanza-id moves the
 	 * position; never while catching up, or a crash would skip the rest
