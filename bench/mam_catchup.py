@@ -77,7 +77,9 @@ def fill(server, info, owner, n, contacts):
 
 
 def archive_size(peer):
-    peer.mam_query(max=0)
+    # Prosody answers late while it is still storing thousands of messages
+    # on a loaded machine.
+    peer.mam_query(max=0, timeout=120)
     return int(peer.last_mam_fin.get("count") or 0)
 
 
@@ -88,7 +90,7 @@ def slixmpp_pages(info, server, owner):
         t0 = time.monotonic()
         got, after = 0, None
         while True:
-            items = peer.mam_query(after=after, max=PAGE)
+            items = peer.mam_query(after=after, max=PAGE, timeout=60)
             got += len(items)
             fin = peer.last_mam_fin
             if fin.get("complete") or not fin.get("last"):

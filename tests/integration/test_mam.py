@@ -24,7 +24,7 @@ class Mam(ServerTestCase):
         cls.tmp = tempfile.TemporaryDirectory(prefix="pxm-it-")
         cls.server = pxm_server.make_server(
             os.path.join(cls.tmp.name, "srv"), max_archive_results=PAGE,
-            extra_users=["erin", "frank", "grace"])
+            extra_users=["erin", "frank", "grace", "henry", "ivan"])
         cls.info = cls.server.start()
 
     def userdir(self):
@@ -105,6 +105,73 @@ class Mam(ServerTestCase):
                 ["offline-from-phone-%02d" % i for i in range(3)] + \
                 ["live-after-catchup"]:
             self.assertEqual(len(self.writes(host, alice, text)), 1, text)
+
+    def test_offline_storage_and_archive(self):
+        """With no resource online, the server keeps messages in offline
+        storage and in the archive: at sign-in they come both ways (offline
+        delivery and catch-up) and are shown once each, in order, as
+        history."""
+        host = self.host(userdir=self.userdir())
+        henry = self.online(host, "henry")
+        self.wait_notice_or_settle(host, henry, 2)
+        host.disconnect(henry)
+        bob = self.peer("bob")
+        texts = ["stored-%d" % i for i in range(5)]
+        for text in texts:
+            bob.send_message(self.jid("henry"), text)
+        # Without presence: offline storage keeps its messages.
+        probe = pxm_it.Peer(self.jid("henry"),
+                            self.info["users"][self.jid("henry")],
+                            self.info).connect(presence=False)
+        self.archived(probe, len(texts), with_=self.jid("bob"))
+        probe.disconnect()
+
+        host.xml(henry, True)
+        host.connect_and_wait(henry)
+        self.wait_writes(host, henry, len(texts), "stored-")
+        bob.send_message(self.jid("henry"), "sentinel-stored")
+        host.wait_for_conv_write(account=henry, text="sentinel-stored")
+        time.sleep(1.5)
+        # Both ways really happened: offline delivery outside any archive
+        # result, and the archive's copy in one.
+        xml_in = [e["xml"] for e in host.events("xml") if e["dir"] == "in"]
+        self.assertTrue(any("stored-0" in x and "urn:xmpp:mam:2" not in x
+                            for x in xml_in), "no offline delivery")
+        self.assertTrue(any("stored-0" in x and "urn:xmpp:mam:2" in x
+                            for x in xml_in), "not in the catch-up")
+        writes = self.writes(host, henry, "stored-")
+        self.assertEqual([w["text"] for w in writes], texts)
+        for w in writes:
+            self.assertIn("delayed", w["flags"])
+            self.assertNotIn("nolog", w["flags"])
+
+    def test_carbons_not_again(self):
+        """What this resource saw as carbons while online (sent from the
+        user's phone, received by the phone) is not shown again by the
+        next catch-up."""
+        bob_jid = self.jid("bob")
+        host = self.host(userdir=self.userdir())
+        ivan = self.online(host, "ivan")
+        self.wait_notice_or_settle(host, ivan, 2)
+        phone = self.peer("ivan")
+        phone.enable_carbons()
+        bob = self.peer("bob")
+        bob.send_message(phone.jid, "carbon-received-1")
+        w = host.wait_for_conv_write(account=ivan, text="carbon-received-1")
+        self.assertIn("recv", w["flags"])
+        # The last one: the archive position cannot have moved past it.
+        phone.send_message(bob_jid, "carbon-sent-1")
+        w = host.wait_for_conv_write(account=ivan, text="carbon-sent-1")
+        self.assertIn("send", w["flags"])
+        time.sleep(0.5)
+
+        host.disconnect(ivan)
+        host.connect_and_wait(ivan)
+        bob.send_message(self.jid("ivan"), "sentinel-carbons")
+        host.wait_for_conv_write(account=ivan, text="sentinel-carbons")
+        time.sleep(1.5)
+        for text in ["carbon-sent-1", "carbon-received-1"]:
+            self.assertEqual(len(self.writes(host, ivan, text)), 1, text)
 
     def wait_notice_or_settle(self, host, account, timeout=3):
         """The first catch-up of an empty window shows nothing: give it a
@@ -312,6 +379,12 @@ class Mam(ServerTestCase):
         gap = ["r-gap-%02d" % i for i in range(2 * PAGE + 2)]
         for text in gap:
             bob.send_room(room, text)
+        # The user's phone says something in the room meanwhile.
+        phone = self.peer("grace")
+        phone.join_room(room, "grace")
+        phone.send_room(room, "r-phone-gap")
+        time.sleep(0.3)
+        phone.leave_room(room, "grace")
         time.sleep(1)
         host.drain()
         count = len(host.events("xml"))
@@ -320,7 +393,7 @@ class Mam(ServerTestCase):
         self.wait_writes(host, grace, len(gap), "r-gap-")
         notice = host.wait_for_conv_write(
             account=grace, flag="system",
-            text="%d messages from the room archive" % len(gap))
+            text="%d messages from the room archive" % (len(gap) + 1))
         self.assertEqual(notice["conversation"], room)
         joins = [e["xml"] for e in host.events("xml")[count:]
                  if e["dir"] == "out" and e["xml"].startswith("<presence")
@@ -332,6 +405,11 @@ class Mam(ServerTestCase):
         for w in writes:
             self.assertIn("delayed", w["flags"])
             self.assertEqual(w["conversation"], room)
+        mine = self.writes(host, grace, "r-phone-gap")
+        self.assertEqual(len(mine), 1)
+        self.assertIn("send", mine[0]["flags"])
+        self.assertNotIn("recv", mine[0]["flags"])
+        self.assertIn("delayed", mine[0]["flags"])
         # No replay: what the first session showed is not shown again.
         for text in ["r-pre-0", "r-own", "r-live-1"]:
             self.assertEqual(len(self.writes(host, grace, text)), 1, text)

@@ -246,6 +246,10 @@ test_paging(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(pxm_presenter_last(f->account, BOB, PXM_LAST_RECEIVED)
 				->stanza_id,
 			==, "a1");
+	/* The original time (XEP-0203 in <forwarded/>), not the arrival. */
+	g_assert_cmpint(pxm_presenter_last(f->account, BOB, PXM_LAST_RECEIVED)
+				->timestamp,
+			==, 1767323045);
 	position = stored(f, "position");
 	g_assert_cmpstr(position, ==, "a2");
 	stamp = stored(f, "position-stamp");
@@ -564,6 +568,115 @@ test_dedup_live(Fixture *f, gconstpointer data)
 	g_assert_nonnull(pxm_presenter_find(f->account, BOB, "a0"));
 	g_assert_cmpstr(last_shown(f, BOB), ==, "L1");
 	xmlnode_free(q);
+}
+
+/* Messages seen as carbons (sent from our other device, received there)
+ * are not shown again from the archive, by our server's stanza-id (which
+ * Prosody and ejabberd put in both kinds of carbons).  (Without a
+ * libpurple account the host shows no unwrapped message: the carbons are
+ * handed over as the carbons extension's unwrap stage would, through
+ * pxm_account_replay(), which runs the same stages and identity gate.) */
+static void
+test_dedup_carbon(Fixture *f, gconstpointer data)
+{
+	xmlnode *sent = pxm_test_parse(
+		"<message xmlns='jabber:client' from='" BARE "/phone' to='" BOB
+		"' type='chat' id='c-sent'><body>from my phone</body>"
+		"<stanza-id xmlns='urn:xmpp:sid:0' id='A1' by='" BARE "'/>"
+		"</message>");
+	xmlnode *received = pxm_test_parse(
+		"<message xmlns='jabber:client' from='" BOB "/desk' to='" BARE
+		"/phone' type='chat' id='c-recv'><body>to my phone</body>"
+		"<stanza-id xmlns='urn:xmpp:sid:0' id='A2' by='" BARE "'/>"
+		"</message>");
+	xmlnode *q;
+	g_autofree char *r1 = NULL;
+	g_autofree char *r2 = NULL;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	g_assert_true(pxm_account_replay(f->account, sent, PXM_ORIGIN_CARBON,
+					 NULL, 0, PXM_REPLAY_CATCHUP));
+	g_assert_true(pxm_account_replay(f->account, received,
+					 PXM_ORIGIN_CARBON, NULL, 0,
+					 PXM_REPLAY_CATCHUP));
+	/* Our server's stanza-id, believed by the stanza-id extension. */
+	g_assert_nonnull(pxm_presenter_find(f->account, BOB, "A2"));
+	xmlnode_free(sent);
+	xmlnode_free(received);
+	r1 = g_strdup_printf(
+		"<message to='" OWN "'><result xmlns='urn:xmpp:mam:2' "
+		"queryid='%s' id='A1'><forwarded xmlns='urn:xmpp:forward:0'>"
+		"<delay xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:05Z'/>"
+		"<message xmlns='jabber:client' from='" BARE "/phone' to='" BOB
+		"' type='chat' id='c-sent'><body>from my phone</body>"
+		"</message></forwarded></result></message>",
+		queryid_of(q));
+	r2 = g_strdup_printf(
+		"<message to='" OWN "'><result xmlns='urn:xmpp:mam:2' "
+		"queryid='%s' id='A2'><forwarded xmlns='urn:xmpp:forward:0'>"
+		"<delay xmlns='urn:xmpp:delay' stamp='2026-01-02T03:04:06Z'/>"
+		"<message xmlns='jabber:client' from='" BOB "/desk' to='" BARE
+		"/phone' type='chat' id='c-recv'><body>to my phone</body>"
+		"</message></forwarded></result></message>",
+		queryid_of(q));
+	g_assert_cmpint(pxm_test_receive(f, r1), ==, PXM_VERDICT_CONSUMED);
+	g_assert_cmpint(pxm_test_receive(f, r2), ==, PXM_VERDICT_CONSUMED);
+	feed(f, queryid_of(q), "A3", BOB "/desk", OWN, "new");
+	fin(f, q, "A1", "A3", TRUE);
+	g_assert_nonnull(pxm_presenter_find(f->account, BOB, "A3"));
+	/* Still the carbons, not the archive's copies (their time). */
+	g_assert_cmpint(pxm_presenter_find(f->account, BOB, "A1")->timestamp,
+			!=, 1767323045);
+	g_assert_cmpint(pxm_presenter_find(f->account, BOB, "A2")->timestamp,
+			!=, 1767323046);
+	xmlnode_free(q);
+}
+
+/* Offline storage delivers with a XEP-0203 delay: shown by the presenter
+ * (as history, with its time), not by the prpl.  Messages without a
+ * delay, room history and XHTML-IM stay the prpl's. */
+static void
+test_offline_delayed(Fixture *f, gconstpointer data)
+{
+	static const char *const offline =
+		"<message type='chat' from='bob@example.org/phone' to='" BARE
+		"' id='o1'><body>while you were away</body><delay "
+		"xmlns='urn:xmpp:delay' from='example.org' "
+		"stamp='2026-01-02T03:04:05Z'>Offline Storage</delay>"
+		"<stanza-id xmlns='urn:xmpp:sid:0' id='O1' by='" BARE "'/>"
+		"</message>";
+	static const char *const prpl[] = {
+		/* live */
+		"<message type='chat' from='bob@example.org/phone' to='" OWN
+		"' id='o2'><body>now</body></message>",
+		/* room history */
+		"<message type='groupchat' from='room@conference.example.org/"
+		"bob' to='" OWN "' id='o3'><body>earlier</body><delay "
+		"xmlns='urn:xmpp:delay' from='room@conference.example.org' "
+		"stamp='2026-01-02T03:04:05Z'/></message>",
+		/* XHTML-IM: the prpl renders it */
+		"<message type='chat' from='bob@example.org/phone' to='" BARE
+		"' id='o4'><body>bold</body><html "
+		"xmlns='http://jabber.org/protocol/xhtml-im'><body "
+		"xmlns='http://www.w3.org/1999/xhtml'><b>bold</b></body>"
+		"</html><delay xmlns='urn:xmpp:delay' "
+		"stamp='2026-01-02T03:04:05Z'/></message>",
+		/* no body */
+		"<message type='chat' from='bob@example.org/phone' to='" BARE
+		"' id='o5'><delay xmlns='urn:xmpp:delay' "
+		"stamp='2026-01-02T03:04:05Z'/></message>",
+		/* an error bounced later */
+		"<message type='error' from='bob@example.org/phone' to='" OWN
+		"' id='o6'><body>x</body><delay xmlns='urn:xmpp:delay' "
+		"stamp='2026-01-02T03:04:05Z'/></message>",
+	};
+
+	answer_disco(f, WITH_MAM);
+	g_assert_cmpint(pxm_test_receive(f, offline), ==, PXM_VERDICT_CONSUMED);
+	for (guint i = 0; i < G_N_ELEMENTS(prpl); i++)
+		g_assert_cmpint(pxm_test_receive(f, prpl[i]), ==,
+				PXM_VERDICT_CONTINUE);
 }
 
 /* Live messages move the position once caught up (saved when going
@@ -1033,6 +1146,8 @@ main(int argc, char **argv)
 	ADD("errors/stale-position", test_stale_position);
 	ADD("errors/refused", test_refused);
 	ADD("dedup/live", test_dedup_live);
+	ADD("dedup/carbon", test_dedup_carbon);
+	ADD("offline-delayed", test_offline_delayed);
 	ADD("position/live", test_live_position);
 	ADD("position/unfinished-page", test_unfinished_page);
 	ADD("reply-after-stop", test_reply_after_stop);

@@ -1296,6 +1296,40 @@ compose(PxmAccount *account, gpointer data, PxmStanza *st)
 	return PXM_VERDICT_CONTINUE;
 }
 
+/*
+ * Offline storage (RFC 6121 section 8.5.2.1.1): at sign-in the server
+ * delivers what came while no resource was online, with a XEP-0203 delay,
+ * and the same messages are in the archive.  The prpl would show them as
+ * if they had just arrived; shown by the presenter instead, they are
+ * marked as history with their time like the catch-up, which then finds
+ * them known.  After styling: a styled message already has its HTML.
+ * XHTML-IM is left to the prpl (it renders it).
+ */
+static PxmVerdict
+present(PxmAccount *account, gpointer data, PxmStanza *st)
+{
+	xmlnode *body;
+
+	if (st->origin != PXM_ORIGIN_LIVE || st->timestamp == 0 ||
+	    st->html != NULL || st->message != st->stanza ||
+	    (st->type != NULL && !g_str_equal(st->type, "chat") &&
+	     !g_str_equal(st->type, "normal")) ||
+	    pxm_xml_child(st->message, "html", PXM_NS_XHTML_IM) != NULL)
+		return PXM_VERDICT_CONTINUE;
+	if (st->body != NULL) {
+		st->html = purple_markup_escape_text(st->body, -1);
+		return PXM_VERDICT_CONTINUE;
+	}
+	body = pxm_xml_child(st->message, "body", NULL);
+	if (body != NULL) {
+		g_autofree char *text = xmlnode_get_data(body);
+
+		if (text != NULL && *text != '\0')
+			st->html = purple_markup_escape_text(text, -1);
+	}
+	return PXM_VERDICT_CONTINUE;
+}
+
 /* --- Start and stop --------------------------------------------------- */
 
 static void
@@ -1378,6 +1412,7 @@ const PxmExtensionClass pxm_xep0313_mam = {
 	.stages = {
 		[PXM_PHASE_UNWRAP] = unwrap,
 		[PXM_PHASE_HANDLE] = handle,
+		[PXM_PHASE_PRESENT] = present,
 		[PXM_PHASE_COMPOSE] = compose,
 	},
 	.commands = commands,
