@@ -92,6 +92,16 @@ class Mam(ServerTestCase):
         notice = host.wait_for_conv_write(account=alice, flag="system",
                                           text="16 messages from the server")
         self.assertEqual(notice["conversation"].split("/")[0], bob_jid)
+        # Two pages: one progress line, between the first page and the
+        # count line.
+        lines = [w["text"] for w in host.conv_writes(account=alice)
+                 if "offline-from" in w["text"] or "system" in w["flags"]]
+        more = [i for i, t in enumerate(lines) if "Fetching more" in t]
+        self.assertEqual(len(more), 1, lines)
+        self.assertGreater(more[0], 0, lines)
+        self.assertIn("16 messages from the server", lines[-1])
+        for w in recv:
+            self.assertNotIn("nolog", w["flags"])
 
         # Live after the catch-up, then a reconnect: nothing twice.
         bob.send_message(host_jid(alice), "live-after-catchup")
@@ -395,6 +405,8 @@ class Mam(ServerTestCase):
             account=grace, flag="system",
             text="%d messages from the room archive" % (len(gap) + 1))
         self.assertEqual(notice["conversation"], room)
+        self.assertEqual(len(self.writes(
+            host, grace, "Fetching more messages from the room archive")), 1)
         joins = [e["xml"] for e in host.events("xml")[count:]
                  if e["dir"] == "out" and e["xml"].startswith("<presence")
                  and "protocol/muc'" in e["xml"]]

@@ -99,6 +99,8 @@ typedef struct {
 	 * fall-back to a time window). */
 	gboolean from_position;
 	GHashTable *shown; /* catch-up: conversation -> count */
+	/* Catch-up: conversations told that more is coming (set). */
+	GHashTable *announced;
 	guint pages;
 } Query;
 
@@ -182,6 +184,7 @@ query_clear(Query *q)
 	g_ptr_array_unref(q->page);
 	g_clear_pointer(&q->collected, g_ptr_array_unref);
 	g_clear_pointer(&q->shown, g_hash_table_unref);
+	g_clear_pointer(&q->announced, g_hash_table_unref);
 }
 
 static void
@@ -495,6 +498,8 @@ start_catchup(State *state, const char *room)
 	q = query_new(state, QUERY_CATCHUP);
 	q->room = g_strdup(room);
 	q->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	q->announced = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					     NULL);
 	if (room == NULL)
 		state->catchup = q;
 	if (position != NULL) {
@@ -699,6 +704,37 @@ end_catchup(Query *q, gboolean ok)
 	query_end(q);
 }
 
+/*
+ * The progress of a long catch-up.  libpurple has no progress bar for
+ * conversations: each conversation that got messages from a catch-up that
+ * goes on for more pages gets one line saying that more is coming, and the
+ * count line at the end closes it.  A catch-up of one page (most) shows
+ * the count line only.
+ */
+static void
+announce_more(Query *q)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, q->shown);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		g_autofree char *html = NULL;
+
+		if (g_hash_table_contains(q->announced, key))
+			continue;
+		g_hash_table_add(q->announced, g_strdup(key));
+		html = g_markup_escape_text(
+			q->room != NULL ? _("Fetching more messages from the "
+					    "room archive…")
+					: _("Fetching more messages from the "
+					    "server archive…"),
+			-1);
+		pxm_presenter_notice(q->state->account, key, q->room != NULL,
+				     html);
+	}
+}
+
 static void
 catchup_page(Query *q, gboolean complete, const char *last)
 {
@@ -717,6 +753,7 @@ catchup_page(Query *q, gboolean complete, const char *last)
 		end_catchup(q, TRUE);
 		return;
 	}
+	announce_more(q);
 	g_free(q->after);
 	q->after = g_strdup(last);
 	q->from_position = FALSE;
