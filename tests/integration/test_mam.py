@@ -440,6 +440,17 @@ class Mam(ServerTestCase):
         self.assertIn("recv", live[1]["flags"])
         # An earlier session showed them: not logged again.
         self.assertIn("nolog", live[1]["flags"])
+        # By time, before those: the first session's replay.
+        reply = host.command(grace, room, "history 1d", type="chat")
+        self.assertEqual(reply["status"], "ok", reply)
+        host.wait_for_conv_write(account=grace, flag="system",
+                                 text="End of the 3 messages")
+        for i in range(3):
+            pre = self.writes(host, grace, "r-pre-%d" % i)
+            self.assertEqual(len(pre), 2)
+            self.assertIn("delayed", pre[1]["flags"])
+            self.assertIn("nolog", pre[1]["flags"])
+        self.assertEqual(len(self.writes(host, grace, "r-gap-00")), 1)
 
 
 def host_jid(account):

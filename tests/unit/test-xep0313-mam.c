@@ -725,6 +725,67 @@ test_live_position(Fixture *f, gconstpointer data)
 	xmlnode_free(q);
 }
 
+/* Live messages that came while the position could not follow them (the
+ * catch-up failed, or was cut by a disconnect) are not shown again by the
+ * next session's catch-up. */
+static void
+test_live_while_not_caught_up(Fixture *f, gconstpointer data)
+{
+	static const char *const live2 =
+		"<message type='chat' from='bob@example.org/phone' to='" OWN
+		"' id='live-2'><body>live</body><stanza-id "
+		"xmlns='urn:xmpp:sid:0' id='L2' by='alice@example.org'/>"
+		"</message>";
+	xmlnode *q;
+	g_autofree char *xml = NULL;
+
+	/* The catch-up fails. */
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	xml = g_strdup_printf(
+		"<iq type='error' id='%s'><error type='wait'><policy-violation "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+		xmlnode_get_attrib(q, "id"));
+	handle_iq(f, xml);
+	xmlnode_free(q);
+	g_assert_cmpint(pxm_test_receive(f, live_msg), ==,
+			PXM_VERDICT_CONTINUE);
+	/* More than the presenter writes of its latest live messages when
+	 * going offline (what a crash would not write at all). */
+	for (guint i = 0; i < 1100; i++) {
+		g_autofree char *more = g_strdup_printf(
+			"<message type='chat' from='bob@example.org/phone' "
+			"to='" OWN "' id='m%u'><body>live</body><stanza-id "
+			"xmlns='urn:xmpp:sid:0' id='M%u' "
+			"by='alice@example.org'/></message>",
+			i, i);
+
+		g_assert_cmpint(pxm_test_receive(f, more), ==,
+				PXM_VERDICT_CONTINUE);
+	}
+	pxm_test_account_close(f);
+
+	/* The next one is cut by a disconnect. */
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	g_assert_cmpint(pxm_test_receive(f, live2), ==, PXM_VERDICT_CONTINUE);
+	pxm_test_account_close(f);
+
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "L1", BOB "/phone", OWN, "live");
+	feed(f, queryid_of(q), "M0", BOB "/phone", OWN, "live");
+	feed(f, queryid_of(q), "L2", BOB "/phone", OWN, "live");
+	feed(f, queryid_of(q), "L3", BOB "/phone", OWN, "new");
+	fin(f, q, "L1", "L3", TRUE);
+	g_assert_null(pxm_presenter_find(f->account, BOB, "L1"));
+	g_assert_null(pxm_presenter_find(f->account, BOB, "M0"));
+	g_assert_null(pxm_presenter_find(f->account, BOB, "L2"));
+	g_assert_nonnull(pxm_presenter_find(f->account, BOB, "L3"));
+	xmlnode_free(q);
+}
+
 /* A page the server never finished leaves no trace: after a disconnect
  * (or a crash) it is fetched again and shown then. */
 static void
@@ -1074,6 +1135,9 @@ test_room_live_position(Fixture *f, gconstpointer data)
 	open_account(f);
 	position = stored(f, "room-position:" ROOM);
 	g_assert_null(position);
+	/* But they are known: the catch-up will not show them again. */
+	g_assert_true(identity_known(f, ROOM, "L0"));
+	g_assert_true(identity_known(f, ROOM, "L1"));
 
 	join_room(f);
 	answer_disco_of(f, ROOM, WITH_MAM);
@@ -1150,6 +1214,7 @@ main(int argc, char **argv)
 	ADD("offline-delayed", test_offline_delayed);
 	ADD("position/live", test_live_position);
 	ADD("position/unfinished-page", test_unfinished_page);
+	ADD("position/live-while-not-caught-up", test_live_while_not_caught_up);
 	ADD("reply-after-stop", test_reply_after_stop);
 	ADD("room/join-presence", test_room_join_presence);
 	ADD("room/catchup", test_room_catchup);

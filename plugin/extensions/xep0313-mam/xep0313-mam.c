@@ -108,9 +108,10 @@ struct State {
 	PxmAccount *account;
 	gboolean stopped; /* replies may come after stop() */
 	gboolean supported;
-	GHashTable *queries; /* queryid -> Query (a reference) */
-	Query *catchup;      /* (nullable) borrowed from queries */
-	gboolean caught_up;  /* the catch-up of this session ended well */
+	gboolean unsupported; /* our server answered: no archive */
+	GHashTable *queries;  /* queryid -> Query (a reference) */
+	Query *catchup;       /* (nullable) borrowed from queries */
+	gboolean caught_up;   /* the catch-up of this session ended well */
 	/* The latest archive id of a live message (moves only once caught
 	 * up) and its time; saved LIVE_SAVE_DELAY_S later. */
 	char *live_position;
@@ -1240,6 +1241,38 @@ handle_presence(PxmAccount *account, State *state, PxmStanza *st)
 			    (GDestroyNotify)room_disco_free);
 }
 
+/*
+ * A live message the position cannot follow yet (our catch-up, or the
+ * room's, has not ended well): the next catch-up will fetch it again from
+ * the position.  The presenter keeps live messages in memory only (the
+ * position keeps them from coming back) and writes just the latest ones
+ * when going offline, nothing after a crash: this one is recorded now.
+ */
+static void
+record_live(State *state, PxmStanza *st, const char *sender)
+{
+	PxmStore *store = pxm_account_get_store(state->account);
+	const char *conversation = pxm_stanza_bare_from(st);
+	g_autoptr(GError) error = NULL;
+	PxmMessageIdentity mi = {
+		.conversation = conversation,
+		.sender = sender,
+		.stanza_id = st->stanza_id,
+		.origin_id = st->origin_id,
+		/* The presenter's "received" and its time scale. */
+		.direction = 0,
+		.timestamp = g_get_real_time(),
+	};
+
+	/* What the presenter records anyway (see its is_live()). */
+	if (store == NULL || conversation == NULL || st->sent_by_me ||
+	    st->origin != PXM_ORIGIN_LIVE || st->timestamp != 0)
+		return;
+	if (!pxm_store_identity_record(store, &mi, &error))
+		purple_debug_error(ID, "could not record a live message: %s\n",
+				   error->message);
+}
+
 /* A live message of a room moves the room's position, once that room has
  * caught up in this session (as for our own archive). */
 static void
@@ -1254,9 +1287,17 @@ handle_room_message(State *state, PxmStanza *st)
 		g_hash_table_insert(state->oldest, g_strdup(room_jid),
 				    g_strdup(st->stanza_id));
 	room = g_hash_table_lookup(state->rooms, room_jid);
-	if (st->origin == PXM_ORIGIN_ARCHIVE || room == NULL ||
-	    !room->caught_up)
+	if (st->origin == PXM_ORIGIN_ARCHIVE || room == NULL)
 		return;
+	if (!room->caught_up) {
+		if (room_has_archive(state, room_jid)) {
+			g_autofree char *sender =
+				pxm_jid_normalize_dup(st->from);
+
+			record_live(state, st, sender);
+		}
+		return;
+	}
 	g_free(room->live_position);
 	room->live_position = g_strdup(st->stanza_id);
 	room->live_stamp = st->timestamp != 0 ? st->timestamp : now();
@@ -1292,9 +1333,13 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	/* A live message (or carbon) with our server's stanza-id moves the
 	 * position; never while catching up, or a crash would skip the rest
 	 * of the catch-up. */
-	if (st->origin == PXM_ORIGIN_ARCHIVE || !state->caught_up ||
-	    state->catchup != NULL)
+	if (st->origin == PXM_ORIGIN_ARCHIVE)
 		return PXM_VERDICT_CONTINUE;
+	if (!state->caught_up || state->catchup != NULL) {
+		if (!state->unsupported)
+			record_live(state, st, pxm_stanza_bare_from(st));
+		return PXM_VERDICT_CONTINUE;
+	}
 	g_free(state->live_position);
 	state->live_position = g_strdup(st->stanza_id);
 	state->live_stamp = st->timestamp != 0 ? st->timestamp : now();
@@ -1378,6 +1423,7 @@ on_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
 	if (state->stopped)
 		return;
 	if (result == NULL || !has_feature(result, PXM_NS_MAM)) {
+		state->unsupported = TRUE;
 		purple_debug_info(ID, "%s has no message archive (%s)\n",
 				  pxm_account_get_bare_jid(account),
 				  error != NULL ? error->message : PXM_NS_MAM);
