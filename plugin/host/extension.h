@@ -261,6 +261,13 @@ typedef struct {
  * account option. */
 #define PXM_SETTING_OMEMO_DEFAULT "xmpp-modern-omemo-default"
 
+/* The account setting (an integer) saying how many days of history the
+ * first catch-up from the server archive goes back (XEP-0313; later ones go
+ * on from where the last one stopped).  The glue shows it as an account
+ * option. */
+#define PXM_SETTING_MAM_DAYS "xmpp-modern-mam-days"
+#define PXM_SETTING_MAM_DAYS_DEFAULT 7
+
 /**
  * PxmEncryptionDecided:
  * @encrypted: whether the conversation is (or, for a first message, would

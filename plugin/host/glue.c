@@ -361,6 +361,7 @@ static void
 add_options(PurplePluginProtocolInfo *info)
 {
 	PxmRegistry *registry = pxm_host_get_registry();
+	PurpleAccountOption *history;
 
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
@@ -378,6 +379,11 @@ add_options(PurplePluginProtocolInfo *info)
 						       option);
 		glue.options = g_list_prepend(glue.options, option);
 	}
+	history = purple_account_option_int_new(
+		_("Modern XMPP: days of history fetched at the first sign-in"),
+		PXM_SETTING_MAM_DAYS, PXM_SETTING_MAM_DAYS_DEFAULT);
+	info->protocol_options = g_list_append(info->protocol_options, history);
+	glue.options = g_list_prepend(glue.options, history);
 }
 
 static void

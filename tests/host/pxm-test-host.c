@@ -3187,6 +3187,53 @@ pxm_cmd_plugins(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/* The options of prpl-jabber's account dialog (the plugin adds some). */
+static gboolean
+pxm_cmd_account_options(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	PurplePlugin *prpl = purple_find_prpl("prpl-jabber");
+	PurplePluginProtocolInfo *info =
+		prpl != NULL ? PURPLE_PLUGIN_PROTOCOL_INFO(prpl) : NULL;
+
+	json_builder_set_member_name(reply, "options");
+	json_builder_begin_array(reply);
+	for (GList *l = info != NULL ? info->protocol_options : NULL; l != NULL;
+	     l = l->next) {
+		PurpleAccountOption *option = l->data;
+
+		json_builder_begin_object(reply);
+		pxm_add_string(reply, "setting",
+			       purple_account_option_get_setting(option));
+		pxm_add_string(reply, "text",
+			       purple_account_option_get_text(option));
+		switch (purple_account_option_get_type(option)) {
+		case PURPLE_PREF_BOOLEAN:
+			pxm_add_string(reply, "type", "bool");
+			pxm_add_bool(
+				reply, "default",
+				purple_account_option_get_default_bool(option));
+			break;
+		case PURPLE_PREF_INT:
+			pxm_add_string(reply, "type", "int");
+			json_builder_set_member_name(reply, "default");
+			json_builder_add_int_value(
+				reply,
+				purple_account_option_get_default_int(option));
+			break;
+		case PURPLE_PREF_STRING_LIST:
+			pxm_add_string(reply, "type", "list");
+			break;
+		default:
+			pxm_add_string(reply, "type", "string");
+			break;
+		}
+		json_builder_end_object(reply);
+	}
+	json_builder_end_array(reply);
+
+	return TRUE;
+}
+
 static gboolean
 pxm_cmd_plugin_action(JsonObject *args, JsonBuilder *reply, GError **error)
 {
@@ -3484,6 +3531,7 @@ static const struct {
 } pxm_commands[] = {
 	{ "account", pxm_cmd_account },
 	{ "account_state", pxm_cmd_account_state },
+	{ "account_options", pxm_cmd_account_options },
 	{ "add_buddy", pxm_cmd_add_buddy },
 	{ "add_chat", pxm_cmd_add_chat },
 	{ "alias_chat", pxm_cmd_alias_chat },

@@ -279,6 +279,12 @@ class Mam(ServerTestCase):
         time.sleep(2)
         self.assertEqual(self.writes(host, carol, "old-"), [])
 
+        # The window is an account option (7 days unless changed).
+        options = {o["setting"]: o
+                   for o in host.cmd("account_options")["options"]}
+        self.assertEqual(options["xmpp-modern-mam-days"]["type"], "int")
+        self.assertEqual(options["xmpp-modern-mam-days"]["default"], 7)
+
         reply = host.command(carol, bob_jid, "history 4")
         self.assertEqual(reply["status"], "ok", reply)
         host.wait_for_conv_write(account=carol, flag="system",

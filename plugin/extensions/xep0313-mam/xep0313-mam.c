@@ -38,9 +38,8 @@
  * max_archive_query_results, 50 by default); paging goes on from what
  * came, so a smaller page only costs round trips. */
 #define PAGE_MAX 250
-/* The account setting: how far back the first catch-up ever goes. */
-#define DAYS_SETTING "xmpp-modern-mam-days"
-#define DAYS_DEFAULT 7
+/* How far back the first catch-up ever goes (the account setting). */
+#define DAYS_DEFAULT PXM_SETTING_MAM_DAYS_DEFAULT
 /* The store: the last archive id processed and its time; for a room,
  * the same under "room-position:<room>" and "room-stamp:<room>". */
 #define KEY_POSITION "position"
@@ -511,7 +510,7 @@ start_catchup(State *state, const char *room)
 		 * a bounded window, not the whole archive.  In a room, the
 		 * first join has the room's own replay too: the presenter
 		 * shows each message once. */
-		days = pa != NULL ? purple_account_get_int(pa, DAYS_SETTING,
+		days = pa != NULL ? purple_account_get_int(pa, PXM_SETTING_MAM_DAYS,
 							   DAYS_DEFAULT)
 				  : DAYS_DEFAULT;
 		q->start = now() - (gint64)MAX(days, 0) * 24 * 3600;
