@@ -5,6 +5,7 @@ resource of the user, a slixmpp client is the user's phone, bob is a
 contact.  Prosody pages by 10 here so that catch-ups take many pages."""
 
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -358,6 +359,50 @@ class Mam(ServerTestCase):
         host2.wait_for_conv_write(account=dave2, flag="system",
                                   text="No older messages")
         self.assertEqual(len(self.writes(host2, dave2, "seen-")), 3)
+
+    def test_stale_position(self):
+        """The archive no longer has our position (reset, expired): the
+        catch-up goes back by time from the last message instead, shows
+        what is new once, nothing twice, and says why in the count line."""
+        bob = self.peer("bob")
+        userdir = self.userdir()
+        host1 = TestHost(BUILD_ROOT, userdir=userdir, keep_userdir=True)
+        self._closers.append(host1.close)
+        grace = self.online(host1, "grace")
+        self.wait_notice_or_settle(host1, grace, 1)
+        bob.send_message(host_jid(grace), "before-reset")
+        self.wait_writes(host1, grace, 1, "before-reset")
+        self.assertEqual(host1.close(), 0)
+
+        store = os.path.join(userdir, "xmpp-modern", self.jid("grace"),
+                             "store.sqlite3")
+        db = sqlite3.connect(store)
+        try:
+            with db:
+                n = db.execute(
+                    "UPDATE kv SET value = CAST(? AS BLOB) WHERE "
+                    "component = 'xep0313-mam' AND key = 'position'",
+                    ("no-such-archive-id",)).rowcount
+        finally:
+            db.close()
+        self.assertEqual(n, 1)
+        # The phone online: the server keeps no offline copy, the messages
+        # are only in the archive.
+        phone = self.peer("grace")
+        for i in range(3):
+            bob.send_message(self.jid("grace"), "after-reset-%d" % i)
+        phone.wait_message(lambda m: m["body"] == "after-reset-2")
+        self.archived(bob, 4)
+
+        host2 = self.host(userdir=userdir)
+        grace2 = self.online(host2, "grace")
+        notice = host2.wait_for_conv_write(
+            account=grace2, flag="system", text="no longer knew where")
+        self.assertIn("3 messages from the server", notice["text"])
+        self.assertEqual([w["text"] for w in
+                          self.writes(host2, grace2, "after-reset-")],
+                         ["after-reset-%d" % i for i in range(3)])
+        self.assertEqual(self.writes(host2, grace2, "before-reset"), [])
 
     def test_room_catchup_and_history(self):
         """A room with an archive: the first join keeps the room's replay

@@ -97,6 +97,9 @@ typedef struct {
 	/* Catch-up: the position came from the store (a stale one gets one
 	 * fall-back to a time window). */
 	gboolean from_position;
+	/* Catch-up: the time the stale position was replaced by (0: none),
+	 * said in the count lines. */
+	gint64 restarted_from;
 	GHashTable *shown; /* catch-up: conversation -> count */
 	/* Catch-up: conversations told that more is coming (set). */
 	GHashTable *announced;
@@ -510,7 +513,8 @@ start_catchup(State *state, const char *room)
 		 * a bounded window, not the whole archive.  In a room, the
 		 * first join has the room's own replay too: the presenter
 		 * shows each message once. */
-		days = pa != NULL ? purple_account_get_int(pa, PXM_SETTING_MAM_DAYS,
+		days = pa != NULL ? purple_account_get_int(pa,
+							   PXM_SETTING_MAM_DAYS,
 							   DAYS_DEFAULT)
 				  : DAYS_DEFAULT;
 		q->start = now() - (gint64)MAX(days, 0) * 24 * 3600;
@@ -651,6 +655,23 @@ process_page(Query *q, const char *last)
 			   error != NULL ? error->message : "?");
 }
 
+/* The server lost our place (section 6.1.1): said with the count, in the
+ * conversations that got messages, rather than in a dialog: nothing is
+ * missing or doubled, but the user may wonder why older messages came. */
+static char *
+restarted_text(const Query *q)
+{
+	time_t t = (time_t)q->restarted_from;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return g_strdup_printf(
+		/* TRANSLATORS: %s is a date and time */
+		_("The archive no longer knew where Pidgin had stopped (it "
+		  "may have been reset): these messages start from %s."),
+		purple_date_format_long(&tm));
+}
+
 static void
 end_catchup(Query *q, gboolean ok)
 {
@@ -695,6 +716,13 @@ end_catchup(Query *q, gboolean ok)
 						 "while Pidgin was offline).",
 						 n),
 					n);
+			if (q->restarted_from != 0) {
+				g_autofree char *more = restarted_text(q);
+				char *both = g_strconcat(text, " ", more, NULL);
+
+				g_free(text);
+				text = both;
+			}
 			html = g_markup_escape_text(text, -1);
 			pxm_presenter_notice(state->account, key,
 					     q->room != NULL, html);
@@ -779,6 +807,7 @@ catchup_error(Query *q, const GError *error)
 		q->start = stamp != 0
 				   ? stamp - STAMP_MARGIN_S
 				   : now() - (gint64)DAYS_DEFAULT * 24 * 3600;
+		q->restarted_from = q->start;
 		purple_debug_warning(ID, "the archive no longer has our last "
 					 "position: going back by time\n");
 		query_renew_id(q);
