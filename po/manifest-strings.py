@@ -3,7 +3,8 @@
 """Print the translatable strings of the extension manifests as a .pot fragment.
 
 xgettext cannot read JSON, yet each plugin/extensions/<id>/manifest.json holds a
-"name" and a "description" that the plugin shows translated, through
+"name" and a "description", and the "label" of each of its "account_options"
+and of their "choices", that the plugin shows translated, through
 g_dgettext(GETTEXT_PACKAGE, ...).  This script gives them to the gettext tools:
 
     po/manifest-strings.py                  # the fragment on stdout
@@ -26,7 +27,30 @@ COMMENTS = {
     "name": 'Name of the extension "{}", shown in its account option and in '
             "the Extensions dialog.",
     "description": 'Description of the extension "{}".',
+    "option": 'An account option of the extension "{}" (setting {}), shown '
+              'after "Modern XMPP: " in the account dialog.',
+    "choice": 'A value of the account option {} of the extension "{}" '
+              '(setting value "{}").',
 }
+
+
+def option_labels(data, rel):
+    """Yield (label, comment) for the account options of one manifest."""
+    ext_id = data.get("id", "?")
+    options = data.get("account_options", [])
+    if not isinstance(options, list):
+        raise SystemExit(f"{rel}: key 'account_options' must be an array")
+    for i, option in enumerate(options):
+        if not isinstance(option, dict) or not isinstance(option.get("label"), str):
+            raise SystemExit(f"{rel}: key 'account_options[{i}].label' must be a string")
+        key = option.get("key", "?")
+        yield option["label"], COMMENTS["option"].format(ext_id, key)
+        for j, choice in enumerate(option.get("choices", [])):
+            if not isinstance(choice, dict) or not isinstance(choice.get("label"), str):
+                raise SystemExit(f"{rel}: key 'account_options[{i}].choices[{j}]"
+                                 ".label' must be a string")
+            yield choice["label"], COMMENTS["choice"].format(
+                key, ext_id, choice.get("value", "?"))
 
 
 def find_manifests(root):
@@ -66,6 +90,8 @@ def collect(root, manifests):
                 raise SystemExit(f"{rel}: key '{field}' must be a non-empty string")
             comment = COMMENTS[field].format(ext_id)
             entries.setdefault(value, []).append((rel, comment))
+        for label, comment in option_labels(data, rel):
+            entries.setdefault(label, []).append((rel, comment))
     return list(entries.items())
 
 

@@ -250,21 +250,12 @@ typedef struct {
 				const char *who);
 } PxmFileSender;
 
-/* The account setting (a string) saying when "Send File" uses HTTP upload:
- * "always", "auto" (when the contact cannot take a direct transfer; the
- * default) or "never".  The glue shows it as an account option. */
-#define PXM_SETTING_UPLOAD_MODE "xmpp-modern-upload-mode"
-
-/* The account setting (a boolean, default TRUE) saying whether a
- * conversation with a contact whose devices publish OMEMO is encrypted
- * unless the user chose otherwise (/omemo off).  The glue shows it as an
- * account option. */
-#define PXM_SETTING_OMEMO_DEFAULT "xmpp-modern-omemo-default"
-
 /* The account setting (an integer) saying how many days of history the
  * first catch-up from the server archive goes back (XEP-0313; later ones go
- * on from where the last one stopped).  The glue shows it as an account
- * option. */
+ * on from where the last one stopped).  Declared in xep0313-mam's manifest
+ * ("account_options"), which is where its default lives:
+ * tests/unit/test-manifest.c checks this copy agrees until the extension
+ * reads it with pxm_account_get_option_int(). */
 #define PXM_SETTING_MAM_DAYS "xmpp-modern-mam-days"
 #define PXM_SETTING_MAM_DAYS_DEFAULT 7
 
@@ -383,6 +374,32 @@ const char *pxm_account_get_bare_jid(PxmAccount *account);
 /** pxm_account_get_store: (transfer none) (nullable): the per-account store,
  * NULL if it could not be opened (already reported to the user). */
 PxmStore *pxm_account_get_store(PxmAccount *account);
+
+/**
+ * pxm_account_get_option_bool:
+ * @key: an account option of type "bool" that an extension declares in its
+ *   manifest ("account_options")
+ *
+ * The account's setting @key, or the manifest's default when it was never
+ * set (or there is no libpurple account, as in unit tests).  The manifest
+ * is the one place a default is written.  An undeclared @key or one of
+ * another type is a programmer error.
+ */
+gboolean pxm_account_get_option_bool(PxmAccount *account, const char *key);
+
+/** pxm_account_get_option_int: the same for an option of type "int". */
+int pxm_account_get_option_int(PxmAccount *account, const char *key);
+
+/**
+ * pxm_account_get_option_choice:
+ *
+ * The same for an option of type "choice": a value the manifest lists (a
+ * setting that holds anything else, e.g. edited by hand, reads as the
+ * default).
+ *
+ * Returns: (transfer none): the value.
+ */
+const char *pxm_account_get_option_choice(PxmAccount *account, const char *key);
 
 /**
  * pxm_account_is_own_bare_jid:

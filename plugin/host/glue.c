@@ -355,35 +355,88 @@ remove_features(void)
 	g_clear_pointer(&glue.features, g_ptr_array_unref);
 }
 
-/* --- Account options (one switch per extension) ----------------------- */
+/* --- Account options (one switch per extension, then theirs) --------- */
+
+static char *
+option_label_dup(const char *untranslated)
+{
+	return g_strdup_printf(
+		/* TRANSLATORS: an account option; %s is an extension name
+		 * such as "Unique message IDs (XEP-0359)", or what one of
+		 * its options sets, such as "send files by HTTP upload" */
+		_("Modern XMPP: %s"),
+		g_dgettext(GETTEXT_PACKAGE, untranslated));
+}
+
+static void
+add_option(PurplePluginProtocolInfo *info, PurpleAccountOption *option)
+{
+	info->protocol_options = g_list_append(info->protocol_options, option);
+	glue.options = g_list_prepend(glue.options, option);
+}
+
+/* @m's account options: the manifest holds their defaults. */
+static void
+add_declared_options(PurplePluginProtocolInfo *info, const PxmManifest *m)
+{
+	for (guint i = 0; i < m->n_options; i++) {
+		const PxmManifestOption *o = &m->options[i];
+		g_autofree char *label = option_label_dup(o->label);
+		GList *choices = NULL;
+
+		switch (o->type) {
+		case PXM_OPTION_BOOL:
+			add_option(info,
+				   purple_account_option_bool_new(
+					   label, o->key, o->default_bool));
+			break;
+		case PXM_OPTION_INT:
+			add_option(info,
+				   purple_account_option_int_new(
+					   label, o->key, o->default_int));
+			break;
+		case PXM_OPTION_CHOICE:
+			for (guint j = 0; j < o->n_choices; j++) {
+				PurpleKeyValuePair *kv =
+					g_new0(PurpleKeyValuePair, 1);
+
+				/* The option frees the pairs. */
+				kv->key = g_strdup(g_dgettext(
+					GETTEXT_PACKAGE, o->choices[j].label));
+				kv->value = g_strdup(o->choices[j].value);
+				/* libpurple's default is the first. */
+				if (g_str_equal(kv->value, o->default_choice))
+					choices = g_list_prepend(choices, kv);
+				else
+					choices = g_list_append(choices, kv);
+			}
+			add_option(info, purple_account_option_list_new(
+						 label, o->key, choices));
+			break;
+		}
+	}
+}
 
 static void
 add_options(PurplePluginProtocolInfo *info)
 {
 	PxmRegistry *registry = pxm_host_get_registry();
-	PurpleAccountOption *history;
 
 	for (guint i = 0; i < pxm_registry_get_n(registry); i++) {
 		const PxmExtension *ext = pxm_registry_peek(registry, i);
 		g_autofree char *key =
 			pxm_host_setting_key_dup(ext->manifest->id);
-		g_autofree char *label = g_strdup_printf(
-			/* TRANSLATORS: an account option; %s is an extension
-			 * name such as "Unique message IDs (XEP-0359)" */
-			_("Modern XMPP: %s"),
-			g_dgettext(GETTEXT_PACKAGE, ext->manifest->name));
-		PurpleAccountOption *option = purple_account_option_bool_new(
-			label, key, ext->manifest->enabled_by_default);
+		g_autofree char *label = option_label_dup(ext->manifest->name);
 
-		info->protocol_options = g_list_append(info->protocol_options,
-						       option);
-		glue.options = g_list_prepend(glue.options, option);
+		add_option(info, purple_account_option_bool_new(
+					 label, key,
+					 ext->manifest->enabled_by_default));
 	}
-	history = purple_account_option_int_new(
-		_("Modern XMPP: days of history fetched at the first sign-in"),
-		PXM_SETTING_MAM_DAYS, PXM_SETTING_MAM_DAYS_DEFAULT);
-	info->protocol_options = g_list_append(info->protocol_options, history);
-	glue.options = g_list_prepend(glue.options, history);
+	/* Options stay when an extension is off for an account: they are
+	 * prpl-jabber's, shared by every XMPP account. */
+	for (guint i = 0; i < pxm_registry_get_n(registry); i++)
+		add_declared_options(info,
+				     pxm_registry_peek(registry, i)->manifest);
 }
 
 static void
@@ -457,16 +510,6 @@ has_file_sender(void)
 static void
 wrap_files(PurplePluginProtocolInfo *info)
 {
-	/* The first choice is the default. */
-	const char *const values[] = { "auto", "always", "never" };
-	const char *const labels[] = {
-		_("When the contact cannot take a direct transfer"),
-		_("Always"),
-		_("Never"),
-	};
-	GList *choices = NULL;
-	PurpleAccountOption *option;
-
 	if (!has_file_sender())
 		return;
 	glue.can_receive_file = info->can_receive_file;
@@ -476,20 +519,6 @@ wrap_files(PurplePluginProtocolInfo *info)
 	info->send_file = wrap_send_file;
 	info->new_xfer = wrap_new_xfer;
 	glue.files_wrapped = TRUE;
-
-	for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
-		PurpleKeyValuePair *kv = g_new0(PurpleKeyValuePair, 1);
-
-		/* The option frees the pairs. */
-		kv->key = g_strdup(labels[i]);
-		kv->value = g_strdup(values[i]);
-		choices = g_list_append(choices, kv);
-	}
-	option = purple_account_option_list_new(
-		_("Modern XMPP: send files by HTTP upload"),
-		PXM_SETTING_UPLOAD_MODE, choices);
-	info->protocol_options = g_list_append(info->protocol_options, option);
-	glue.options = g_list_prepend(glue.options, option);
 }
 
 static void
@@ -545,8 +574,6 @@ wrap_chat_send(PurpleConnection *gc, int id, const char *message,
 static void
 wrap_sends(PurplePluginProtocolInfo *info)
 {
-	PurpleAccountOption *option;
-
 	if (info->send_im == NULL || info->chat_send == NULL)
 		return;
 	glue.send_im = info->send_im;
@@ -554,13 +581,6 @@ wrap_sends(PurplePluginProtocolInfo *info)
 	info->send_im = wrap_send_im;
 	info->chat_send = wrap_chat_send;
 	glue.sends_wrapped = TRUE;
-
-	option = purple_account_option_bool_new(
-		_("Modern XMPP: encrypt conversations with OMEMO when the "
-		  "contact can read it"),
-		PXM_SETTING_OMEMO_DEFAULT, TRUE);
-	info->protocol_options = g_list_append(info->protocol_options, option);
-	glue.options = g_list_prepend(glue.options, option);
 }
 
 static void

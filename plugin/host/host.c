@@ -334,6 +334,68 @@ pxm_account_get_store(PxmAccount *account)
 	return account->store;
 }
 
+static const PxmManifestOption *
+declared_option(const char *key, PxmOptionType type)
+{
+	PxmRegistry *registry = pxm_host_get_registry();
+	const PxmManifestOption *option =
+		registry != NULL ? pxm_registry_lookup_option(registry, key)
+				 : NULL;
+
+	if (option == NULL || option->type != type) {
+		g_critical("no account option '%s' of that type is declared",
+			   key);
+		return NULL;
+	}
+	return option;
+}
+
+gboolean
+pxm_account_get_option_bool(PxmAccount *account, const char *key)
+{
+	const PxmManifestOption *option = declared_option(key, PXM_OPTION_BOOL);
+
+	if (option == NULL)
+		return FALSE;
+	return account->purple != NULL
+		       ? purple_account_get_bool(account->purple, key,
+						 option->default_bool)
+		       : option->default_bool;
+}
+
+int
+pxm_account_get_option_int(PxmAccount *account, const char *key)
+{
+	const PxmManifestOption *option = declared_option(key, PXM_OPTION_INT);
+
+	if (option == NULL)
+		return 0;
+	return account->purple != NULL
+		       ? purple_account_get_int(account->purple, key,
+						option->default_int)
+		       : option->default_int;
+}
+
+const char *
+pxm_account_get_option_choice(PxmAccount *account, const char *key)
+{
+	const PxmManifestOption *option = declared_option(key,
+							  PXM_OPTION_CHOICE);
+	const char *value;
+
+	if (option == NULL)
+		return NULL;
+	value = account->purple != NULL
+			? purple_account_get_string(account->purple, key,
+						    option->default_choice)
+			: NULL;
+	/* The manifest's copy: it outlives whatever the setting holds. */
+	for (guint i = 0; value != NULL && i < option->n_choices; i++)
+		if (g_str_equal(option->choices[i].value, value))
+			return option->choices[i].value;
+	return option->default_choice;
+}
+
 gboolean
 pxm_account_is_own_bare_jid(PxmAccount *account, const char *jid)
 {

@@ -47,6 +47,19 @@ pxm_manifest_free(PxmManifest *manifest)
 	g_strfreev(manifest->commands);
 	for (guint i = 0; i < PXM_PHASE_COUNT; i++)
 		g_strfreev(manifest->stages[i].after);
+	for (guint i = 0; i < manifest->n_options; i++) {
+		PxmManifestOption *o = &manifest->options[i];
+
+		g_free(o->key);
+		g_free(o->label);
+		g_free(o->default_choice);
+		for (guint j = 0; j < o->n_choices; j++) {
+			g_free(o->choices[j].value);
+			g_free(o->choices[j].label);
+		}
+		g_free(o->choices);
+	}
+	g_free(manifest->options);
 	g_free(manifest);
 }
 
@@ -363,15 +376,224 @@ parse_stage(Ctx *ctx, JsonNode *item, guint i, PxmManifest *m)
 	return TRUE;
 }
 
+/* --- Account options ------------------------------------------------ */
+
+#define OPTION_PREFIX "xmpp-modern-"
+
+static gboolean
+is_setting_key(const char *s)
+{
+	/* The switches' keys are OPTION_PREFIX + an extension id; options
+	 * share the prefix (and the form) so users' settings stay ours. */
+	return g_str_has_prefix(s, OPTION_PREFIX) &&
+	       is_extension_id(s + strlen(OPTION_PREFIX));
+}
+
+/* A required non-empty string of a nested object, named by its @path. */
+static gboolean
+get_nested_string(Ctx *ctx, JsonObject *obj, const char *key, const char *path,
+		  char **out)
+{
+	JsonNode *node = json_object_get_member(obj, key);
+	const char *value;
+
+	if (node == NULL)
+		return fail(ctx, PXM_MANIFEST_ERROR_MISSING_KEY, path,
+			    "required key is missing");
+	if (JSON_NODE_TYPE(node) != JSON_NODE_VALUE ||
+	    json_node_get_value_type(node) != G_TYPE_STRING)
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, path,
+			    "expected a string");
+	value = json_node_get_string(node);
+	while (g_ascii_isspace(*value))
+		value++;
+	if (*value == '\0')
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, path,
+			    "must not be empty");
+	*out = g_strdup(json_node_get_string(node));
+	return TRUE;
+}
+
+static gboolean
+parse_choices(Ctx *ctx, JsonObject *obj, const char *prefix,
+	      PxmManifestOption *o)
+{
+	static const char *const allowed[] = { "value", "label", NULL };
+	g_autofree char *ckey = g_strconcat(prefix, "choices", NULL);
+	JsonNode *node = json_object_get_member(obj, "choices");
+	JsonArray *array;
+
+	if (node == NULL)
+		return fail(ctx, PXM_MANIFEST_ERROR_MISSING_KEY, ckey,
+			    "required key is missing");
+	if (JSON_NODE_TYPE(node) != JSON_NODE_ARRAY)
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, ckey,
+			    "expected an array of objects");
+	array = json_node_get_array(node);
+	o->n_choices = json_array_get_length(array);
+	if (o->n_choices == 0)
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, ckey,
+			    "must offer at least one choice");
+	o->choices = g_new0(PxmManifestChoice, o->n_choices);
+	for (guint i = 0; i < o->n_choices; i++) {
+		JsonNode *item = json_array_get_element(array, i);
+		g_autofree char *iprefix = g_strdup_printf("%s[%u].", ckey, i);
+		g_autofree char *vkey = g_strconcat(iprefix, "value", NULL);
+		g_autofree char *lkey = g_strconcat(iprefix, "label", NULL);
+		JsonObject *c;
+
+		if (JSON_NODE_TYPE(item) != JSON_NODE_OBJECT) {
+			g_autofree char *k = g_strdup_printf("%s[%u]", ckey, i);
+			return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, k,
+				    "expected an object");
+		}
+		c = json_node_get_object(item);
+		if (!check_keys(ctx, c, iprefix, allowed) ||
+		    !get_nested_string(ctx, c, "value", vkey,
+				       &o->choices[i].value) ||
+		    !get_nested_string(ctx, c, "label", lkey,
+				       &o->choices[i].label))
+			return FALSE;
+		for (guint j = 0; j < i; j++)
+			if (g_str_equal(o->choices[j].value,
+					o->choices[i].value))
+				return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE,
+					    vkey, "'%s' is listed twice",
+					    o->choices[i].value);
+	}
+	return TRUE;
+}
+
+static gboolean
+parse_option(Ctx *ctx, JsonNode *item, guint i, PxmManifest *m)
+{
+	static const char *const allowed[] = { "key",     "type",    "label",
+					       "default", "choices", NULL };
+	PxmManifestOption *o = &m->options[i];
+	g_autofree char *prefix = g_strdup_printf("account_options[%u].", i);
+	g_autofree char *kkey = g_strconcat(prefix, "key", NULL);
+	g_autofree char *tkey = g_strconcat(prefix, "type", NULL);
+	g_autofree char *lkey = g_strconcat(prefix, "label", NULL);
+	g_autofree char *dkey = g_strconcat(prefix, "default", NULL);
+	g_autofree char *type = NULL;
+	g_autofree char *own = NULL;
+	JsonObject *obj;
+	JsonNode *def;
+
+	if (JSON_NODE_TYPE(item) != JSON_NODE_OBJECT) {
+		g_autofree char *k = g_strdup_printf("account_options[%u]", i);
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, k,
+			    "expected an object");
+	}
+	obj = json_node_get_object(item);
+	if (!check_keys(ctx, obj, prefix, allowed))
+		return FALSE;
+	if (!get_nested_string(ctx, obj, "key", kkey, &o->key) ||
+	    !get_nested_string(ctx, obj, "type", tkey, &type) ||
+	    !get_nested_string(ctx, obj, "label", lkey, &o->label))
+		return FALSE;
+	def = json_object_get_member(obj, "default");
+	if (def == NULL)
+		return fail(ctx, PXM_MANIFEST_ERROR_MISSING_KEY, dkey,
+			    "required key is missing");
+	if (!is_setting_key(o->key))
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, kkey,
+			    "'%s' is not a setting key (\"" OPTION_PREFIX
+			    "\" and lower-case letters, digits and dashes)",
+			    o->key);
+	own = g_strconcat(OPTION_PREFIX, m->id, NULL);
+	if (g_str_equal(o->key, own))
+		return fail(ctx, PXM_MANIFEST_ERROR_DUPLICATE, kkey,
+			    "'%s' is the key of the extension's own switch",
+			    o->key);
+	for (guint j = 0; j < i; j++)
+		if (g_str_equal(m->options[j].key, o->key))
+			return fail(ctx, PXM_MANIFEST_ERROR_DUPLICATE, kkey,
+				    "'%s' is declared twice", o->key);
+
+	if (g_str_equal(type, "bool")) {
+		o->type = PXM_OPTION_BOOL;
+		if (JSON_NODE_TYPE(def) != JSON_NODE_VALUE ||
+		    json_node_get_value_type(def) != G_TYPE_BOOLEAN)
+			return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, dkey,
+				    "expected true or false");
+		o->default_bool = json_node_get_boolean(def);
+	} else if (g_str_equal(type, "int")) {
+		o->type = PXM_OPTION_INT;
+		if (JSON_NODE_TYPE(def) != JSON_NODE_VALUE ||
+		    json_node_get_value_type(def) != G_TYPE_INT64 ||
+		    json_node_get_int(def) < G_MININT ||
+		    json_node_get_int(def) > G_MAXINT)
+			return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, dkey,
+				    "expected an integer");
+		o->default_int = (int)json_node_get_int(def);
+	} else if (g_str_equal(type, "choice")) {
+		o->type = PXM_OPTION_CHOICE;
+		if (!parse_choices(ctx, obj, prefix, o))
+			return FALSE;
+		if (JSON_NODE_TYPE(def) != JSON_NODE_VALUE ||
+		    json_node_get_value_type(def) != G_TYPE_STRING)
+			return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, dkey,
+				    "expected one of the choices' values");
+		for (guint j = 0; j < o->n_choices && o->default_choice == NULL;
+		     j++)
+			if (g_str_equal(o->choices[j].value,
+					json_node_get_string(def)))
+				o->default_choice =
+					g_strdup(json_node_get_string(def));
+		if (o->default_choice == NULL)
+			return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, dkey,
+				    "'%s' is not one of the choices' values",
+				    json_node_get_string(def));
+	} else {
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, tkey,
+			    "expected one of bool, int, choice");
+	}
+	if (o->type != PXM_OPTION_CHOICE &&
+	    json_object_get_member(obj, "choices") != NULL) {
+		g_autofree char *ckey = g_strconcat(prefix, "choices", NULL);
+
+		return fail(ctx, PXM_MANIFEST_ERROR_BAD_VALUE, ckey,
+			    "only a choice option has choices");
+	}
+	return TRUE;
+}
+
+static gboolean
+parse_options(Ctx *ctx, JsonObject *root, PxmManifest *m)
+{
+	gboolean ok;
+	JsonNode *node = get_member(ctx, root, "account_options", FALSE,
+				    JSON_NODE_ARRAY, "an array of objects",
+				    &ok);
+	JsonArray *array;
+
+	if (node == NULL)
+		return ok;
+	array = json_node_get_array(node);
+	m->n_options = json_array_get_length(array);
+	m->options = g_new0(PxmManifestOption, m->n_options);
+	for (guint i = 0; i < m->n_options; i++)
+		if (!parse_option(ctx, json_array_get_element(array, i), i, m))
+			return FALSE;
+	return TRUE;
+}
+
 static gboolean
 parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 {
-	static const char *const allowed[] = {
-		"manifest_version", "id",       "name",
-		"description",      "xeps",     "features",
-		"depends",          "commands", "enabled_by_default",
-		"stages",           NULL
-	};
+	static const char *const allowed[] = { "manifest_version",
+					       "id",
+					       "name",
+					       "description",
+					       "xeps",
+					       "features",
+					       "depends",
+					       "commands",
+					       "enabled_by_default",
+					       "stages",
+					       "account_options",
+					       NULL };
 	JsonNode *node;
 	JsonArray *stages;
 	gboolean ok;
@@ -433,7 +655,7 @@ parse_root(Ctx *ctx, JsonObject *root, PxmManifest *m)
 					 i, m))
 				return FALSE;
 	}
-	return TRUE;
+	return parse_options(ctx, root, m);
 }
 
 PxmManifest *
@@ -504,6 +726,53 @@ pxm_registry_free(PxmRegistry *registry)
 	g_free(registry);
 }
 
+/* Account settings are one namespace for every extension: an option must
+ * not take another's key, nor the key of an extension's switch. */
+static gboolean
+check_option_keys(PxmRegistry *registry, const PxmManifest *m, GError **error)
+{
+	g_autofree char *own = g_strconcat(OPTION_PREFIX, m->id, NULL);
+
+	for (guint i = 0; i < registry->extensions->len; i++) {
+		const PxmManifest *other =
+			((PxmExtension *)registry->extensions->pdata[i])
+				->manifest;
+		g_autofree char *switch_key = g_strconcat(OPTION_PREFIX,
+							  other->id, NULL);
+
+		for (guint o = 0; o < other->n_options; o++) {
+			if (!g_str_equal(other->options[o].key, own))
+				continue;
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_DUPLICATE,
+				    "%s: key 'id': the switch '%s' has the key "
+				    "of an account option of %s",
+				    m->source, own, other->source);
+			return FALSE;
+		}
+		for (guint o = 0; o < m->n_options; o++) {
+			const char *key = m->options[o].key;
+			gboolean taken = g_str_equal(key, switch_key);
+
+			for (guint k = 0; !taken && k < other->n_options; k++)
+				taken = g_str_equal(key, other->options[k].key);
+			if (!taken)
+				continue;
+			g_set_error(error, PXM_MANIFEST_ERROR,
+				    PXM_MANIFEST_ERROR_DUPLICATE,
+				    "%s: key 'account_options[%u].key': '%s' "
+				    "is already the key of %s of %s",
+				    m->source, o, key,
+				    g_str_equal(key, switch_key)
+					    ? "the switch"
+					    : "an account option",
+				    other->source);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 gboolean
 pxm_registry_add(PxmRegistry *registry, PxmManifest *manifest,
 		 const PxmExtensionClass *klass, GError **error)
@@ -572,6 +841,8 @@ pxm_registry_add(PxmRegistry *registry, PxmManifest *manifest,
 			return FALSE;
 		}
 	}
+	if (!check_option_keys(registry, m, error))
+		return FALSE;
 	ext = g_new0(PxmExtension, 1);
 	ext->manifest = g_steal_pointer(&m);
 	ext->klass = klass;
@@ -601,6 +872,21 @@ pxm_registry_lookup(PxmRegistry *registry, const char *id)
 
 		if (g_str_equal(ext->manifest->id, id))
 			return ext;
+	}
+	return NULL;
+}
+
+const PxmManifestOption *
+pxm_registry_lookup_option(PxmRegistry *registry, const char *key)
+{
+	for (guint i = 0; i < registry->extensions->len; i++) {
+		const PxmManifest *m =
+			((PxmExtension *)registry->extensions->pdata[i])
+				->manifest;
+
+		for (guint o = 0; o < m->n_options; o++)
+			if (g_str_equal(m->options[o].key, key))
+				return &m->options[o];
 	}
 	return NULL;
 }

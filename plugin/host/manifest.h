@@ -49,6 +49,32 @@ typedef struct {
 	char **after;
 } PxmManifestStage;
 
+/**
+ * PxmOptionType: an account option an extension declares
+ * ("account_options"): a check box, a number, or one of a list of values.
+ */
+typedef enum {
+	PXM_OPTION_BOOL,
+	PXM_OPTION_INT,
+	PXM_OPTION_CHOICE,
+} PxmOptionType;
+
+typedef struct {
+	char *value; /* what the setting holds */
+	char *label; /* untranslated */
+} PxmManifestChoice;
+
+typedef struct {
+	char *key; /* the account setting, "xmpp-modern-..." */
+	PxmOptionType type;
+	char *label; /* untranslated; shown after "Modern XMPP: " */
+	gboolean default_bool;
+	int default_int;
+	char *default_choice; /* one of @choices' values */
+	PxmManifestChoice *choices;
+	guint n_choices;
+} PxmManifestOption;
+
 typedef struct {
 	char *source; /* where it was read from, for messages */
 	char *id;
@@ -61,6 +87,9 @@ typedef struct {
 	char **commands; /* conversation commands, zero-terminated */
 	gboolean enabled_by_default;
 	PxmManifestStage stages[PXM_PHASE_COUNT];
+	/* Account options (prpl-jabber's account dialog), in order. */
+	PxmManifestOption *options;
+	guint n_options;
 } PxmManifest;
 
 /**
@@ -106,10 +135,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PxmRegistry, pxm_registry_free)
  * @klass: (transfer none): its C class, static
  *
  * Adds an extension after checking that the class has the manifest's id and
- * exactly the stages the manifest declares.
+ * exactly the stages the manifest declares, and that its account options
+ * take no setting key another extension's option or switch has.
  *
  * Returns: FALSE with @error set (and @manifest freed) on a mismatch or a
- * duplicate id.
+ * duplicate id or setting key.
  */
 gboolean pxm_registry_add(PxmRegistry *registry, PxmManifest *manifest,
 			  const PxmExtensionClass *klass, GError **error);
@@ -133,6 +163,16 @@ const PxmExtension *pxm_registry_peek(PxmRegistry *registry, guint index);
 
 /** pxm_registry_lookup: (transfer none) (nullable): extension by id. */
 const PxmExtension *pxm_registry_lookup(PxmRegistry *registry, const char *id);
+
+/**
+ * pxm_registry_lookup_option:
+ * @key: an account setting key
+ *
+ * Returns: (transfer none) (nullable): the account option of that key some
+ * extension declares.
+ */
+const PxmManifestOption *pxm_registry_lookup_option(PxmRegistry *registry,
+						    const char *key);
 
 /**
  * pxm_registry_get_order:

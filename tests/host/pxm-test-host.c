@@ -3222,6 +3222,22 @@ pxm_cmd_account_options(JsonObject *args, JsonBuilder *reply, GError **error)
 			break;
 		case PURPLE_PREF_STRING_LIST:
 			pxm_add_string(reply, "type", "list");
+			pxm_add_string(
+				reply, "default",
+				purple_account_option_get_default_list_value(
+					option));
+			json_builder_set_member_name(reply, "choices");
+			json_builder_begin_array(reply);
+			for (GList *c = purple_account_option_get_list(option);
+			     c != NULL; c = c->next) {
+				PurpleKeyValuePair *kv = c->data;
+
+				json_builder_begin_object(reply);
+				pxm_add_string(reply, "value", kv->value);
+				pxm_add_string(reply, "text", kv->key);
+				json_builder_end_object(reply);
+			}
+			json_builder_end_array(reply);
 			break;
 		default:
 			pxm_add_string(reply, "type", "string");

@@ -5,7 +5,18 @@
 
 #include "host.h"
 #include "manifest.h"
+#include "pxm-test-account.h"
 #include "pxm-test.h"
+
+#define OPTIONS                                                                \
+	"[{\"key\": \"xmpp-modern-demo-days\", \"type\": \"int\", "            \
+	"\"label\": \"days\", \"default\": 7}, "                               \
+	"{\"key\": \"xmpp-modern-demo-on\", \"type\": \"bool\", "              \
+	"\"label\": \"on\", \"default\": false}, "                             \
+	"{\"key\": \"xmpp-modern-demo-mode\", \"type\": \"choice\", "          \
+	"\"label\": \"mode\", \"default\": \"b\", \"choices\": "               \
+	"[{\"value\": \"a\", \"label\": \"A\"}, "                              \
+	"{\"value\": \"b\", \"label\": \"B\"}]}]"
 
 #define VALID                                                                  \
 	"{\"manifest_version\": 1, \"id\": \"xep0001-demo\", "                 \
@@ -15,7 +26,7 @@
 	"\"enabled_by_default\": true, "                                       \
 	"\"stages\": [{\"phase\": \"handle\", \"stanzas\": [\"message\", "     \
 	"\"iq\"], \"after\": []}, {\"phase\": \"compose\", \"stanzas\": "      \
-	"[\"message\"]}]}"
+	"[\"message\"]}], \"account_options\": " OPTIONS "}"
 
 static void
 test_valid(void)
@@ -40,6 +51,19 @@ test_valid(void)
 	g_assert_cmpint(m->stages[PXM_PHASE_COMPOSE].stanzas, ==,
 			PXM_STANZA_MESSAGE);
 	g_assert_cmpint(m->stages[PXM_PHASE_UNWRAP].stanzas, ==, 0);
+
+	g_assert_cmpuint(m->n_options, ==, 3);
+	g_assert_cmpstr(m->options[0].key, ==, "xmpp-modern-demo-days");
+	g_assert_cmpint(m->options[0].type, ==, PXM_OPTION_INT);
+	g_assert_cmpstr(m->options[0].label, ==, "days");
+	g_assert_cmpint(m->options[0].default_int, ==, 7);
+	g_assert_cmpint(m->options[1].type, ==, PXM_OPTION_BOOL);
+	g_assert_false(m->options[1].default_bool);
+	g_assert_cmpint(m->options[2].type, ==, PXM_OPTION_CHOICE);
+	g_assert_cmpstr(m->options[2].default_choice, ==, "b");
+	g_assert_cmpuint(m->options[2].n_choices, ==, 2);
+	g_assert_cmpstr(m->options[2].choices[0].value, ==, "a");
+	g_assert_cmpstr(m->options[2].choices[1].label, ==, "B");
 }
 
 /* Each invalid manifest: a replacement applied to VALID, the error code,
@@ -184,6 +208,90 @@ static const Invalid invalid[] = {
 	  "demo.json: key 'stages[0].stanzas[1]'" },
 	{ "after-not-array", "\"after\": []", "\"after\": \"xep0002-other\"",
 	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'stages[0].after'" },
+	/* Account options. */
+	{ "options-not-array", OPTIONS, "{}", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options'" },
+	{ "option-not-object", OPTIONS, "[\"days\"]",
+	  PXM_MANIFEST_ERROR_BAD_VALUE, "demo.json: key 'account_options[0]'" },
+	{ "option-unknown-key", "\"default\": 7}",
+	  "\"default\": 7, \"min\": 0}", PXM_MANIFEST_ERROR_UNKNOWN_KEY,
+	  "demo.json: key 'account_options[0].min'" },
+	{ "option-missing-key", "\"key\": \"xmpp-modern-demo-days\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[0].key'" },
+	{ "option-missing-type", "\"type\": \"bool\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[1].type'" },
+	{ "option-missing-label", "\"label\": \"days\", ", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[0].label'" },
+	{ "option-missing-default", ", \"default\": 7", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[0].default'" },
+	{ "option-empty-label", "\"label\": \"days\"", "\"label\": \" \"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].label'" },
+	{ "option-key-not-string", "\"xmpp-modern-demo-days\"", "7",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].key'" },
+	{ "option-key-prefix", "\"xmpp-modern-demo-days\"", "\"demo-days\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].key'" },
+	{ "option-key-form", "\"xmpp-modern-demo-days\"",
+	  "\"xmpp-modern-Demo Days\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].key'" },
+	{ "option-key-own-switch", "\"xmpp-modern-demo-days\"",
+	  "\"xmpp-modern-xep0001-demo\"", PXM_MANIFEST_ERROR_DUPLICATE,
+	  "demo.json: key 'account_options[0].key'" },
+	{ "option-key-twice", "\"xmpp-modern-demo-on\"",
+	  "\"xmpp-modern-demo-days\"", PXM_MANIFEST_ERROR_DUPLICATE,
+	  "demo.json: key 'account_options[1].key'" },
+	{ "option-bad-type", "\"type\": \"int\"", "\"type\": \"float\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].type'" },
+	{ "option-int-default-string", "\"default\": 7", "\"default\": \"7\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].default'" },
+	{ "option-int-default-range", "\"default\": 7",
+	  "\"default\": 4294967296", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[0].default'" },
+	{ "option-bool-default-int", "\"default\": false", "\"default\": 0",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[1].default'" },
+	{ "option-choices-on-bool", "\"default\": false}",
+	  "\"default\": false, \"choices\": []}", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[1].choices'" },
+	{ "option-choice-default-unknown", "\"default\": \"b\"",
+	  "\"default\": \"c\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].default'" },
+	{ "option-choice-default-not-string", "\"default\": \"b\"",
+	  "\"default\": true", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].default'" },
+	{ "option-choices-missing",
+	  ", \"choices\": [{\"value\": \"a\", \"label\": \"A\"}, "
+	  "{\"value\": \"b\", \"label\": \"B\"}]",
+	  "", PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[2].choices'" },
+	{ "option-choices-empty",
+	  "[{\"value\": \"a\", \"label\": \"A\"}, "
+	  "{\"value\": \"b\", \"label\": \"B\"}]",
+	  "[]", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].choices'" },
+	{ "option-choice-not-object", "{\"value\": \"a\", \"label\": \"A\"}",
+	  "\"a\"", PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].choices[0]'" },
+	{ "option-choice-unknown-key", "\"label\": \"A\"}",
+	  "\"label\": \"A\", \"help\": \"x\"}", PXM_MANIFEST_ERROR_UNKNOWN_KEY,
+	  "demo.json: key 'account_options[2].choices[0].help'" },
+	{ "option-choice-missing-label", ", \"label\": \"B\"", "",
+	  PXM_MANIFEST_ERROR_MISSING_KEY,
+	  "demo.json: key 'account_options[2].choices[1].label'" },
+	{ "option-choice-value-twice", "\"value\": \"b\"", "\"value\": \"a\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].choices[1].value'" },
+	{ "option-choice-empty-value", "\"value\": \"a\"", "\"value\": \"\"",
+	  PXM_MANIFEST_ERROR_BAD_VALUE,
+	  "demo.json: key 'account_options[2].choices[0].value'" },
 };
 
 static void
@@ -450,6 +558,135 @@ test_commands(void)
 	}
 }
 
+static PxmManifest *
+manifest_with_option(const char *id, const char *key)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = g_strdup_printf(
+		"{\"manifest_version\": 1, \"id\": \"%s\", \"name\": \"N\", "
+		"\"description\": \"D\", \"xeps\": [{\"number\": 1, "
+		"\"version\": \"1.0\"}], \"enabled_by_default\": true, "
+		"\"stages\": [{\"phase\": \"handle\", \"stanzas\": "
+		"[\"message\"]}], \"account_options\": [{\"key\": \"%s\", "
+		"\"type\": \"bool\", \"label\": \"L\", \"default\": true}]}",
+		id, key);
+	g_autofree char *source = g_strconcat(id, ".json", NULL);
+	PxmManifest *m = pxm_manifest_parse(source, text, -1, &error);
+
+	g_assert_no_error(error);
+	return m;
+}
+
+/* Account settings are one namespace: an option's key is no other
+ * option's, nor an extension switch's (xmpp-modern-<id>), whichever
+ * extension comes first. */
+static void
+test_option_keys(void)
+{
+	static const struct {
+		const char *key_a, *key_b, *message;
+	} cases[] = {
+		{ "xmpp-modern-same", "xmpp-modern-same",
+		  "ext-b.json: key 'account_options[0].key': "
+		  "'xmpp-modern-same' is already the key of an account "
+		  "option of ext-a.json" },
+		{ "xmpp-modern-a-one", "xmpp-modern-ext-a",
+		  "ext-b.json: key 'account_options[0].key': "
+		  "'xmpp-modern-ext-a' is already the key of the switch of "
+		  "ext-a.json" },
+		{ "xmpp-modern-ext-b", "xmpp-modern-b-one",
+		  "ext-b.json: key 'id': the switch 'xmpp-modern-ext-b' has "
+		  "the key of an account option of ext-a.json" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(PxmRegistry) r = pxm_registry_new();
+		g_autoptr(GError) error = NULL;
+
+		g_assert_true(pxm_registry_add(
+			r, manifest_with_option("ext-a", cases[i].key_a),
+			&class_a, &error));
+		g_assert_no_error(error);
+		g_assert_false(pxm_registry_add(
+			r, manifest_with_option("ext-b", cases[i].key_b),
+			&class_b, &error));
+		g_assert_error(error, PXM_MANIFEST_ERROR,
+			       PXM_MANIFEST_ERROR_DUPLICATE);
+		g_assert_cmpstr(error->message, ==, cases[i].message);
+		g_assert_cmpuint(pxm_registry_get_n(r), ==, 1);
+	}
+	{
+		g_autoptr(PxmRegistry) r = pxm_registry_new();
+
+		g_assert_true(pxm_registry_add(
+			r, manifest_with_option("ext-a", "xmpp-modern-a-one"),
+			&class_a, NULL));
+		g_assert_true(pxm_registry_add(
+			r, manifest_with_option("ext-b", "xmpp-modern-b-one"),
+			&class_b, NULL));
+		g_assert_true(
+			pxm_registry_lookup_option(r, "xmpp-modern-b-one") ==
+			&pxm_registry_peek(r, 1)->manifest->options[0]);
+		g_assert_null(
+			pxm_registry_lookup_option(r, "xmpp-modern-ext-a"));
+	}
+}
+
+/* The options the plugin's extensions declare: the keys users' settings
+ * already use, with the defaults they had when the glue hard-coded them;
+ * extensions read them with the manifest's default (no libpurple account
+ * here, so the default is what they get). */
+static void
+test_builtin_options(PxmTestAccount *t, gconstpointer data)
+{
+	PxmRegistry *r = pxm_host_get_registry();
+	const PxmManifestOption *o;
+
+	o = pxm_registry_lookup_option(r, "xmpp-modern-mam-days");
+	g_assert_nonnull(o);
+	g_assert_cmpint(o->type, ==, PXM_OPTION_INT);
+	g_assert_cmpint(o->default_int, ==, 7);
+	/* The copy xep0313-mam still reads (see extension.h). */
+	g_assert_cmpint(o->default_int, ==, PXM_SETTING_MAM_DAYS_DEFAULT);
+	g_assert_cmpint(
+		pxm_account_get_option_int(t->account, PXM_SETTING_MAM_DAYS),
+		==, 7);
+
+	o = pxm_registry_lookup_option(r, "xmpp-modern-upload-mode");
+	g_assert_nonnull(o);
+	g_assert_cmpint(o->type, ==, PXM_OPTION_CHOICE);
+	g_assert_cmpuint(o->n_choices, ==, 3);
+	g_assert_cmpstr(pxm_account_get_option_choice(
+				t->account, "xmpp-modern-upload-mode"),
+			==, "auto");
+
+	g_assert_true(pxm_account_get_option_bool(t->account,
+						  "xmpp-modern-omemo-default"));
+	g_assert_cmpint(pxm_account_get_option_int(
+				t->account, "xmpp-modern-self-ping-quiet"),
+			==, 900);
+
+	/* Asking for an undeclared option, or as another type, is a
+	 * programmer error. */
+	g_test_expect_message("xmpp-modern", G_LOG_LEVEL_CRITICAL,
+			      "*'xmpp-modern-nope'*");
+	g_assert_cmpint(
+		pxm_account_get_option_int(t->account, "xmpp-modern-nope"), ==,
+		0);
+	g_test_assert_expected_messages();
+	g_test_expect_message("xmpp-modern", G_LOG_LEVEL_CRITICAL,
+			      "*'xmpp-modern-mam-days'*");
+	g_assert_false(pxm_account_get_option_bool(t->account,
+						   "xmpp-modern-mam-days"));
+	g_test_assert_expected_messages();
+}
+
+static void
+setup_account(PxmTestAccount *t, gconstpointer data)
+{
+	pxm_test_account_setup(t, "juliet@capulet.example/balcony", FALSE);
+}
+
 /* Every manifest the plugin embeds loads, pairs with its class and
  * orders without a cycle. */
 static void
@@ -492,6 +729,10 @@ main(int argc, char **argv)
 	g_test_add_func("/manifest/registry/unknown-after", test_unknown_after);
 	g_test_add_func("/manifest/registry/mismatch", test_mismatch);
 	g_test_add_func("/manifest/registry/commands", test_commands);
+	g_test_add_func("/manifest/registry/option-keys", test_option_keys);
 	g_test_add_func("/manifest/builtin", test_builtin);
+	g_test_add("/manifest/builtin/options", PxmTestAccount, NULL,
+		   setup_account, test_builtin_options,
+		   pxm_test_account_teardown);
 	return g_test_run();
 }

@@ -801,11 +801,8 @@ file_wanted(PxmAccount *account, gpointer data, const char *who,
 	    gboolean direct)
 {
 	PxmUploadState *state = data;
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	const char *mode = pa != NULL ? purple_account_get_string(
-						pa, PXM_SETTING_UPLOAD_MODE,
-						PXM_UPLOAD_MODE_AUTO)
-				      : PXM_UPLOAD_MODE_AUTO;
+	const char *mode =
+		pxm_account_get_option_choice(account, PXM_UPLOAD_SETTING_MODE);
 
 	if (g_strcmp0(mode, PXM_UPLOAD_MODE_NEVER) == 0 ||
 	    (state->service == NULL && state->searching == 0))

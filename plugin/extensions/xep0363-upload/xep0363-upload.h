@@ -16,7 +16,10 @@ G_BEGIN_DECLS
 
 #define PXM_UPLOAD_ID "xep0363-upload"
 
-/* The account setting choosing when Send File uses HTTP upload. */
+/* The account setting (declared in the manifest) saying when Send File
+ * uses HTTP upload, and its values: "auto" is when the contact cannot take
+ * a direct transfer. */
+#define PXM_UPLOAD_SETTING_MODE "xmpp-modern-upload-mode"
 #define PXM_UPLOAD_MODE_ALWAYS "always"
 #define PXM_UPLOAD_MODE_AUTO "auto"
 #define PXM_UPLOAD_MODE_NEVER "never"

@@ -413,10 +413,8 @@ set_conversation_setting(State *state, const char *jid, const char *value)
 static gboolean
 default_on(State *state)
 {
-	PurpleAccount *pa = pxm_account_get_purple(state->account);
-
-	return pa == NULL ||
-	       purple_account_get_bool(pa, PXM_SETTING_OMEMO_DEFAULT, TRUE);
+	return pxm_account_get_option_bool(state->account,
+					   PXM_OMEMO_SETTING_DEFAULT);
 }
 
 static gboolean

@@ -11,6 +11,11 @@ G_BEGIN_DECLS
 
 typedef struct PxmOmemo PxmOmemo;
 
+/* The account setting (a bool, declared in the manifest) saying whether a
+ * conversation with a contact whose devices publish OMEMO is encrypted
+ * unless the user chose otherwise (/omemo off). */
+#define PXM_OMEMO_SETTING_DEFAULT "xmpp-modern-omemo-default"
+
 /** pxm_omemo_new: the extension's per-account state (start()). */
 PxmOmemo *pxm_omemo_new(PxmAccount *account, GError **error);
 /**

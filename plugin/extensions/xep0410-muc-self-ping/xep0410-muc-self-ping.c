@@ -18,8 +18,6 @@
 
 #define ID "xep0410-muc-self-ping"
 
-/* Section 3.2: "after an adequate amount of silence (e.g. 15 minutes)". */
-#define QUIET_DEFAULT_S (15 * 60)
 /* Unanswered pings: 1 min, 2, 4, ... then every quiet period. */
 #define RETRY_MS (60 * 1000)
 
@@ -602,11 +600,10 @@ static gpointer
 start(PxmAccount *account, GError **error)
 {
 	State *state = g_rc_box_new0(State);
-	PurpleAccount *pa = pxm_account_get_purple(account);
-	int quiet_s = pa != NULL ? purple_account_get_int(
-					   pa, PXM_SELF_PING_QUIET_SETTING,
-					   QUIET_DEFAULT_S)
-				 : QUIET_DEFAULT_S;
+	/* The manifest's default is section 3.2's "adequate amount of
+	 * silence (e.g. 15 minutes)". */
+	int quiet_s = pxm_account_get_option_int(account,
+						 PXM_SELF_PING_QUIET_SETTING);
 
 	quiet_s = CLAMP(quiet_s, 1, 24 * 3600);
 	state->account = account;
