@@ -52,6 +52,19 @@ typedef struct {
 /**
  * PxmOptionType: an account option an extension declares
  * ("account_options"): a check box, a number, or one of a list of values.
+ *
+ *   "account_options": [
+ *     {"key": "xmpp-modern-mam-days", "type": "int", "default": 7,
+ *      "label": "days of history fetched at the first sign-in"},
+ *     {"key": "xmpp-modern-upload-mode", "type": "choice", "default": "auto",
+ *      "label": "...", "choices": [{"value": "auto", "label": "..."}, ...]}
+ *   ]
+ *
+ * All of key, type, label and default are required; choices only (and
+ * always) with "choice".  Labels are translated (po/manifest-strings.py).
+ * The glue shows each as "Modern XMPP: <label>" in prpl-jabber's account
+ * dialog, after the extensions' switches; extensions read them with
+ * pxm_account_get_option_bool() and friends.
  */
 typedef enum {
 	PXM_OPTION_BOOL,
