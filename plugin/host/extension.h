@@ -250,15 +250,6 @@ typedef struct {
 				const char *who);
 } PxmFileSender;
 
-/* The account setting (an integer) saying how many days of history the
- * first catch-up from the server archive goes back (XEP-0313; later ones go
- * on from where the last one stopped).  Declared in xep0313-mam's manifest
- * ("account_options"), which is where its default lives:
- * tests/unit/test-manifest.c checks this copy agrees until the extension
- * reads it with pxm_account_get_option_int(). */
-#define PXM_SETTING_MAM_DAYS "xmpp-modern-mam-days"
-#define PXM_SETTING_MAM_DAYS_DEFAULT 7
-
 /**
  * PxmEncryptionDecided:
  * @encrypted: whether the conversation is (or, for a first message, would

@@ -646,10 +646,8 @@ test_builtin_options(PxmTestAccount *t, gconstpointer data)
 	g_assert_nonnull(o);
 	g_assert_cmpint(o->type, ==, PXM_OPTION_INT);
 	g_assert_cmpint(o->default_int, ==, 7);
-	/* The copy xep0313-mam still reads (see extension.h). */
-	g_assert_cmpint(o->default_int, ==, PXM_SETTING_MAM_DAYS_DEFAULT);
 	g_assert_cmpint(
-		pxm_account_get_option_int(t->account, PXM_SETTING_MAM_DAYS),
+		pxm_account_get_option_int(t->account, "xmpp-modern-mam-days"),
 		==, 7);
 
 	o = pxm_registry_lookup_option(r, "xmpp-modern-upload-mode");

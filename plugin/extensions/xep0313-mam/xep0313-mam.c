@@ -38,8 +38,9 @@
  * max_archive_query_results, 50 by default); paging goes on from what
  * came, so a smaller page only costs round trips. */
 #define PAGE_MAX 250
-/* How far back the first catch-up ever goes (the account setting). */
-#define DAYS_DEFAULT PXM_SETTING_MAM_DAYS_DEFAULT
+/* How far back the first catch-up ever goes: an account option declared
+ * in the manifest (which holds its default). */
+#define SETTING_DAYS "xmpp-modern-mam-days"
 /* The store: the last archive id processed and its time; for a room,
  * the same under "room-position:<room>" and "room-stamp:<room>". */
 #define KEY_POSITION "position"
@@ -481,16 +482,23 @@ send_page(Query *q)
 }
 
 /* @room: NULL for our own archive. */
+/* Where a catch-up without a position starts: the days the user chose. */
+static gint64
+first_window_start(PxmAccount *account)
+{
+	int days = pxm_account_get_option_int(account, SETTING_DAYS);
+
+	return now() - (gint64)MAX(days, 0) * 24 * 3600;
+}
+
 static void
 start_catchup(State *state, const char *room)
 {
 	PxmAccount *account = state->account;
-	PurpleAccount *pa = pxm_account_get_purple(account);
 	PxmStore *store = pxm_account_get_store(account);
 	g_autofree char *position = NULL;
 	gint64 stamp;
 	Query *q;
-	int days;
 
 	if (store == NULL) {
 		purple_debug_warning(ID, "no store: no catch-up (positions "
@@ -513,11 +521,7 @@ start_catchup(State *state, const char *room)
 		 * a bounded window, not the whole archive.  In a room, the
 		 * first join has the room's own replay too: the presenter
 		 * shows each message once. */
-		days = pa != NULL ? purple_account_get_int(pa,
-							   PXM_SETTING_MAM_DAYS,
-							   DAYS_DEFAULT)
-				  : DAYS_DEFAULT;
-		q->start = now() - (gint64)MAX(days, 0) * 24 * 3600;
+		q->start = first_window_start(account);
 	}
 	purple_debug_info(ID, "catching up %s%s\n",
 			  room != NULL ? "a room " : "",
@@ -804,9 +808,8 @@ catchup_error(Query *q, const GError *error)
 			read_position(store, q->room, &position, &stamp);
 		g_clear_pointer(&q->after, g_free);
 		q->from_position = FALSE;
-		q->start = stamp != 0
-				   ? stamp - STAMP_MARGIN_S
-				   : now() - (gint64)DAYS_DEFAULT * 24 * 3600;
+		q->start = stamp != 0 ? stamp - STAMP_MARGIN_S
+				      : first_window_start(state->account);
 		q->restarted_from = q->start;
 		purple_debug_warning(ID, "the archive no longer has our last "
 					 "position: going back by time\n");
