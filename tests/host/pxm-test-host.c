@@ -1955,9 +1955,25 @@ static gboolean
 pxm_cmd_connect(JsonObject *args, JsonBuilder *reply, GError **error)
 {
 	PurpleAccount *account = pxm_arg_account(args, error);
+	PurpleConnection *gc;
 
 	if (account == NULL)
 		return FALSE;
+
+	/* After a connection error libpurple disconnects the account from a
+	 * zero timeout (gc->disconnect_timeout); a "connect" read before that
+	 * timeout ran would find the account still connected and do nothing,
+	 * and the dying connection would go right after: no signed_on ever.
+	 * Finish the disconnect now, keeping the password as libpurple's own
+	 * callback does. */
+	gc = purple_account_get_connection(account);
+	if (gc != NULL && gc->disconnect_timeout > 0) {
+		g_autofree char *password =
+			g_strdup(purple_account_get_password(account));
+
+		purple_account_disconnect(account);
+		purple_account_set_password(account, password);
+	}
 
 	/* Enabling a new (available) account connects it; an enabled account
 	 * that was disconnected needs the explicit call. */
