@@ -337,7 +337,35 @@ typedef struct {
 				 gpointer user_data, GDestroyNotify destroy);
 	/* (array zero-terminated=1) (nullable): see PxmAction. */
 	const struct PxmAction *actions;
+	/* (nullable): a room (@room: its normalised bare JID) is about to be
+	 * joined through prpl-jabber's join_chat (the user joins, Pidgin
+	 * auto-joins or rejoins after a reconnect, a bookmark is joined),
+	 * before the prpl has sent anything.  Return TRUE to hold the join
+	 * until the extension calls pxm_account_release_join() (not from
+	 * this hook: return FALSE instead), e.g. to ask the room something
+	 * its join presence depends on.  The host lets a join go on by
+	 * itself after PXM_JOIN_HOLD_MAX_S and when the extension stops,
+	 * and drops it when the account goes offline.  A second join of a
+	 * room held is not asked again. */
+	gboolean (*join_room)(PxmAccount *account, gpointer state,
+			      const char *room);
 } PxmExtensionClass;
+
+/** The longest a room join is held (PxmExtensionClass.join_room). */
+#define PXM_JOIN_HOLD_MAX_S 10
+
+/**
+ * pxm_account_release_join:
+ * @extension_id: the id of the extension that held the join
+ * @room: the room's normalised bare JID, as join_room() got it
+ *
+ * Lets a join held by join_room() go on: once no extension holds it, the
+ * prpl joins (its join presence passes the compose stages as usual).
+ * Nothing happens when the join is no longer held (dropped with the
+ * connection, or let go already).
+ */
+void pxm_account_release_join(PxmAccount *account, const char *extension_id,
+			      const char *room);
 
 /**
  * PxmAction: a plugin action of an extension (the plugin's entry in

@@ -35,6 +35,8 @@ typedef struct {
 	int (*chat_send)(PurpleConnection *gc, int id, const char *message,
 			 PurpleMessageFlags flags);
 	gboolean sends_wrapped;
+	/* prpl-jabber's own join_chat, while ours replaces it. */
+	void (*join_chat)(PurpleConnection *gc, GHashTable *components);
 } Glue;
 
 static Glue glue;
@@ -593,6 +595,41 @@ unwrap_sends(PurplePluginProtocolInfo *info)
 	glue.sends_wrapped = FALSE;
 }
 
+/* --- Room joins (PxmExtensionClass.join_room) ----------------------- */
+
+void
+pxm_glue_join_chat(PurpleConnection *gc, GHashTable *components)
+{
+	if (glue.join_chat != NULL && gc != NULL &&
+	    PURPLE_CONNECTION_IS_CONNECTED(gc))
+		glue.join_chat(gc, components);
+}
+
+static void
+wrap_join_chat(PurpleConnection *gc, GHashTable *components)
+{
+	if (!pxm_host_join_room(gc, components))
+		glue.join_chat(gc, components);
+}
+
+static void
+wrap_join(PurplePluginProtocolInfo *info)
+{
+	if (info->join_chat == NULL)
+		return;
+	glue.join_chat = info->join_chat;
+	info->join_chat = wrap_join_chat;
+}
+
+static void
+unwrap_join(PurplePluginProtocolInfo *info)
+{
+	if (glue.join_chat == NULL)
+		return;
+	info->join_chat = glue.join_chat;
+	glue.join_chat = NULL;
+}
+
 /* --- Attach / detach -------------------------------------------------- */
 
 static gpointer
@@ -646,6 +683,7 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 	add_options(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	wrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	wrap_sends(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
+	wrap_join(PURPLE_PLUGIN_PROTOCOL_INFO(prpl));
 	add_features();
 
 	/* No restart needed: accounts already online get the extensions. */
@@ -664,6 +702,9 @@ pxm_glue_detach(PurplePlugin *plugin)
 {
 	if (glue.prpl == NULL)
 		return;
+	/* The user asked for them: joined as without the plugin. */
+	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next)
+		pxm_host_release_joins(l->data);
 	for (GList *l = purple_connections_get_all(); l != NULL; l = l->next)
 		pxm_host_connection_down(l->data);
 	purple_signals_disconnect_by_handle(plugin);
@@ -671,6 +712,7 @@ pxm_glue_detach(PurplePlugin *plugin)
 	g_clear_pointer(&pep_probes, g_hash_table_unref);
 	remove_features();
 	unwrap_sends(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
+	unwrap_join(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	unwrap_files(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	remove_options(PURPLE_PLUGIN_PROTOCOL_INFO(glue.prpl));
 	pxm_glue_features_changed();

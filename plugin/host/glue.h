@@ -32,6 +32,12 @@ void pxm_glue_detach(PurplePlugin *plugin);
 void pxm_glue_send(PurpleConnection *gc, xmlnode *stanza);
 
 /**
+ * pxm_glue_join_chat:
+ * Calls prpl-jabber's own join_chat (a join an extension held).
+ */
+void pxm_glue_join_chat(PurpleConnection *gc, GHashTable *components);
+
+/**
  * pxm_glue_features_changed:
  * Tells contacts our capabilities changed (re-sends presence with the new
  * caps hash).

@@ -251,6 +251,9 @@ pxm_account_free(PxmAccount *account, const GError *reason)
 {
 	if (account == NULL)
 		return;
+	/* Before stopping the extensions: a join they let go on as they stop
+	 * would go to a connection that is going away. */
+	pxm_account_drop_joins(account);
 	/* Mirror of starting: dependents stop before what they depend on. */
 	for (guint i = pxm_registry_get_n(account->registry); i-- > 0;)
 		pxm_account_set_active(account, i, FALSE);
@@ -281,6 +284,7 @@ pxm_account_set_active(PxmAccount *account, guint index, gboolean active)
 		if (ext->klass->stop != NULL)
 			ext->klass->stop(account, account->states[index]);
 		account->states[index] = NULL;
+		pxm_account_release_joins_of(account, index);
 		purple_debug_info(ext->manifest->id, "stopped on %s\n",
 				  account->bare_jid);
 		return TRUE;
@@ -1072,6 +1076,13 @@ send_through_glue(PxmAccount *account, xmlnode *stanza, gpointer user_data)
 	pxm_glue_send(account->gc, stanza);
 }
 
+static void
+join_through_glue(PxmAccount *account, GHashTable *components,
+		  gpointer user_data)
+{
+	pxm_glue_join_chat(account->gc, components);
+}
+
 /* Starts what is wanted and stops what is not, dependencies first. */
 static gboolean
 apply_settings(PxmAccount *account)
@@ -1152,6 +1163,7 @@ pxm_host_connection_up(PurpleConnection *gc)
 	}
 	account = pxm_account_new(host->registry, gc, jid, store,
 				  send_through_glue, NULL);
+	account->join = join_through_glue;
 	g_hash_table_insert(host->accounts, gc, account);
 	apply_settings(account);
 }
@@ -1168,6 +1180,23 @@ pxm_host_connection_down(PurpleConnection *gc)
 		return;
 	g_hash_table_remove(host->accounts, gc);
 	account_down(account);
+}
+
+gboolean
+pxm_host_join_room(PurpleConnection *gc, GHashTable *components)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+
+	return account != NULL && pxm_account_join_room(account, components);
+}
+
+void
+pxm_host_release_joins(PurpleConnection *gc)
+{
+	PxmAccount *account = pxm_host_lookup(gc);
+
+	if (account != NULL)
+		pxm_account_release_all_joins(account);
 }
 
 gboolean

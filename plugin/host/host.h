@@ -20,6 +20,11 @@ typedef struct PxmPresenter PxmPresenter;
 typedef void (*PxmSendFunc)(PxmAccount *account, xmlnode *stanza,
 			    gpointer user_data);
 
+/** How a PxmAccount hands a join no longer held to prpl-jabber's
+ * join_chat (@components borrowed). */
+typedef void (*PxmJoinFunc)(PxmAccount *account, GHashTable *components,
+			    gpointer user_data);
+
 struct PxmAccount {
 	PurpleAccount *purple; /* NULL in unit tests */
 	PurpleConnection *gc;  /* NULL in unit tests */
@@ -42,6 +47,11 @@ struct PxmAccount {
 	char **start_errors;
 	PxmSendFunc send;
 	gpointer send_data;
+	/* Room JID -> joins extensions hold (join.c); NULL when none. */
+	GHashTable *held_joins;
+	/* NULL: a join let go is dropped (unit tests set their own). */
+	PxmJoinFunc join;
+	gpointer join_data;
 };
 
 /**
@@ -89,6 +99,35 @@ gboolean pxm_account_is_active(PxmAccount *account, guint index);
  * Returns: CONTINUE if the prpl should process the stanza.
  */
 PxmVerdict pxm_pipeline_incoming(PxmAccount *account, PxmStanza *stanza);
+
+/**
+ * pxm_account_join_room:
+ * @components: (transfer none): prpl-jabber's join_chat components (room,
+ *   server, handle, password)
+ *
+ * Asks the active extensions whether to hold this join
+ * (PxmExtensionClass.join_room).  A held join is handed to @account's join
+ * function once every extension holding it released it, or after
+ * PXM_JOIN_HOLD_MAX_S.
+ *
+ * Returns: TRUE if held (the components are copied); FALSE: join now.
+ */
+gboolean pxm_account_join_room(PxmAccount *account, GHashTable *components);
+
+/** pxm_account_release_joins_of: extension @index stops: what it held
+ * goes on without it. */
+void pxm_account_release_joins_of(PxmAccount *account, guint index);
+
+/** pxm_account_release_all_joins: every held join goes on now (the
+ * plugin unloads, the connection stays). */
+void pxm_account_release_all_joins(PxmAccount *account);
+
+/** pxm_account_drop_joins: frees the held joins without joining (the
+ * connection goes away). */
+void pxm_account_drop_joins(PxmAccount *account);
+
+/** pxm_account_n_held_joins: how many joins are held. */
+guint pxm_account_n_held_joins(PxmAccount *account);
 
 /** pxm_pipeline_outgoing: runs the outgoing phases (changes in place). */
 void pxm_pipeline_outgoing(PxmAccount *account, PxmStanza *stanza);
@@ -188,6 +227,16 @@ PurpleXfer *pxm_host_file_new_xfer(PurpleConnection *gc, const char *who,
 PxmSendResult pxm_host_send_message(PurpleConnection *gc, const char *to,
 				    const char *html, PurpleMessageFlags flags,
 				    gboolean groupchat);
+
+/**
+ * pxm_host_join_room:
+ * The glue's join_chat: pxm_account_join_room() on @gc's account.
+ * Returns: TRUE if held; FALSE: the prpl joins now.
+ */
+gboolean pxm_host_join_room(PurpleConnection *gc, GHashTable *components);
+
+/** pxm_host_release_joins: the held joins of @gc go on now (unload). */
+void pxm_host_release_joins(PurpleConnection *gc);
 
 /**
  * pxm_host_plugin_load:

@@ -405,11 +405,11 @@ class Mam(ServerTestCase):
         self.assertEqual(self.writes(host2, grace2, "before-reset"), [])
 
     def test_room_catchup_and_history(self):
-        """A room with an archive: the first join keeps the room's replay
-        (no duplicates with the catch-up); the next join asks for no replay
-        and fetches what was said meanwhile from the room's archive, once,
-        in order; room /history goes on before it, our own messages as
-        sent."""
+        """A room with an archive: the first join asks for no replay (the
+        room's disco#info before it) and shows its last days from the
+        archive; the next join too, fetching what was said meanwhile from
+        the room's archive, once, in order; room /history goes on before
+        it, our own messages as sent."""
         room = "mam-%s@%s" % (uuid.uuid4().hex[:8], self.info["muc"])
         bob = self.peer("bob")
         bob.join_room(room, "bob")
@@ -434,7 +434,7 @@ class Mam(ServerTestCase):
                  if e["dir"] == "out" and e["xml"].startswith("<presence")
                  and "protocol/muc'" in e["xml"]]
         self.assertTrue(joins)
-        self.assertNotIn("maxstanzas", joins[0])
+        self.assertIn("<history maxstanzas='0'/>", joins[0])
 
         host.disconnect(grace)
         gap = ["r-gap-%02d" % i for i in range(2 * PAGE + 2)]
@@ -491,7 +491,7 @@ class Mam(ServerTestCase):
         self.assertIn("recv", live[1]["flags"])
         # An earlier session showed them: not logged again.
         self.assertIn("nolog", live[1]["flags"])
-        # By time, before those: the first session's replay.
+        # By time, before those: the first session's first window.
         reply = host.command(grace, room, "history 1d", type="chat")
         self.assertEqual(reply["status"], "ok", reply)
         host.wait_for_conv_write(account=grace, flag="system",

@@ -1183,6 +1183,7 @@ static void
 test_room_no_archive(Fixture *f, gconstpointer data)
 {
 	g_autofree char *join = NULL;
+	g_autofree char *known = NULL;
 	guint before = count_queries(f);
 
 	g_assert_true(pxm_store_kv_set_string(f->account->store, MAM,
@@ -1192,6 +1193,275 @@ test_room_no_archive(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_queries(f), ==, before);
 	join = pxm_test_send_out(f, JOIN);
 	g_assert_cmpstr(join, ==, JOIN);
+	known = stored(f, "room-mam:" ROOM);
+	g_assert_cmpstr(known, ==, "0");
+}
+
+/* --- The first join of a room (held until the room answers) ----------- */
+
+/* prpl-jabber's join_chat, once the host lets a held join go on: the join
+ * presence it would write, through the outgoing pipeline, recorded. */
+static void
+record_join(PxmAccount *account, GHashTable *components, gpointer data)
+{
+	Fixture *f = data;
+	const char *password = g_hash_table_lookup(components, "password");
+	g_autofree char *xml = g_strdup_printf(
+		"<presence to='%s@%s/%s'><x "
+		"xmlns='http://jabber.org/protocol/muc'>%s%s%s</x></presence>",
+		(char *)g_hash_table_lookup(components, "room"),
+		(char *)g_hash_table_lookup(components, "server"),
+		(char *)g_hash_table_lookup(components, "handle"),
+		password != NULL ? "<password>" : "",
+		password != NULL ? password : "",
+		password != NULL ? "</password>" : "");
+
+	g_ptr_array_add(f->sent, pxm_test_send_out(f, xml));
+}
+
+static GHashTable *
+components_new(const char *room, const char *server, const char *password)
+{
+	GHashTable *c = g_hash_table_new(g_str_hash, g_str_equal);
+
+	g_hash_table_insert(c, "room", (gpointer)room);
+	if (server != NULL)
+		g_hash_table_insert(c, "server", (gpointer)server);
+	g_hash_table_insert(c, "handle", "alice");
+	if (password != NULL)
+		g_hash_table_insert(c, "password", (gpointer)password);
+	return c;
+}
+
+/* Asks to join the room as Pidgin would; TRUE if the join is held. */
+static gboolean
+user_joins(Fixture *f, const char *password)
+{
+	g_autoptr(GHashTable) c =
+		components_new("lounge", "conference.example.org", password);
+
+	f->account->join = record_join;
+	f->account->join_data = f;
+	return pxm_account_join_room(f->account, c);
+}
+
+static guint
+count_joins(Fixture *f)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < f->sent->len; i++)
+		if (g_str_has_prefix(f->sent->pdata[i], "<presence"))
+			n++;
+	return n;
+}
+
+#define JOIN_NO_REPLAY                                                         \
+	"<presence to='" ROOM "/alice'><x "                                    \
+	"xmlns='http://jabber.org/protocol/muc'><history "                     \
+	"maxstanzas='0'/></x></presence>"
+
+/* The room's disco#info, asked before the join (exact XML). */
+static void
+assert_prejoin_disco(Fixture *f)
+{
+	xmlnode *iq = pxm_test_parse(pxm_test_last_sent(f));
+	g_autofree char *xml = xmlnode_to_str(iq, NULL);
+	g_autofree char *expected = g_strdup_printf(
+		"<iq type='get' to='" ROOM "' id='%s'><query "
+		"xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+		xmlnode_get_attrib(iq, "id"));
+
+	g_assert_cmpstr(xml, ==, expected);
+	xmlnode_free(iq);
+}
+
+/* XEP-0313 section 7: a room that advertises urn:xmpp:mam:2 is joined
+ * without replay (XEP-0045 section 7.2.14), then caught up from its
+ * archive (the first window), and remembered. */
+static void
+test_prejoin_archive(Fixture *f, gconstpointer data)
+{
+	g_autofree char *again = NULL;
+	g_autofree char *known = NULL;
+	guint before;
+
+	g_assert_true(user_joins(f, NULL));
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 1);
+	assert_prejoin_disco(f);
+	g_assert_cmpuint(count_joins(f), ==, 0);
+	g_assert_cmpuint(answer_disco_of(f, ROOM, WITH_MAM), ==, 1);
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 0);
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, JOIN_NO_REPLAY);
+	known = stored(f, "room-mam:" ROOM);
+	g_assert_cmpstr(known, ==, "1");
+	/* The prpl resends it unchanged (XEP-0198). */
+	again = pxm_test_send_out(f, JOIN_NO_REPLAY);
+	g_assert_cmpstr(again, ==, JOIN_NO_REPLAY);
+	/* In: the archive fills the gap, from the first window. */
+	before = count_queries(f);
+	g_assert_cmpint(pxm_test_receive(f, SELF_PRESENCE), ==,
+			PXM_VERDICT_CONTINUE);
+	answer_disco_of(f, ROOM, WITH_MAM);
+	g_assert_cmpuint(count_queries(f), ==, before + 1);
+	/* The next join knows: not held, no question. */
+	before = f->sent->len;
+	g_assert_false(user_joins(f, NULL));
+	g_assert_cmpuint(f->sent->len, ==, before);
+}
+
+/* A room without an archive keeps its replay; remembered too. */
+static void
+test_prejoin_no_archive(Fixture *f, gconstpointer data)
+{
+	g_autofree char *known = NULL;
+	guint before;
+
+	g_assert_true(user_joins(f, NULL));
+	assert_prejoin_disco(f);
+	g_assert_cmpuint(
+		answer_disco_of(f, ROOM, "<feature var='urn:xmpp:sid:0'/>"), ==,
+		1);
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, JOIN);
+	known = stored(f, "room-mam:" ROOM);
+	g_assert_cmpstr(known, ==, "0");
+	before = f->sent->len;
+	g_assert_false(user_joins(f, NULL));
+	g_assert_cmpuint(f->sent->len, ==, before);
+}
+
+/* An error (item-not-found: the join will create the room, nothing to
+ * replay) joins as usual and says nothing of the archive; an answer from
+ * anyone but the room is not the room's. */
+static void
+test_prejoin_error(Fixture *f, gconstpointer data)
+{
+	xmlnode *iq;
+	g_autofree char *forged = NULL;
+	g_autofree char *error = NULL;
+	g_autofree char *known = NULL;
+	xmlnode *answer;
+
+	g_assert_true(user_joins(f, NULL));
+	iq = pxm_test_parse(pxm_test_last_sent(f));
+	forged = g_strdup_printf(
+		"<iq type='result' from='other@conference.example.org' "
+		"id='%s'><query xmlns='%s'><feature var='urn:xmpp:mam:2'/>"
+		"</query></iq>",
+		xmlnode_get_attrib(iq, "id"), PXM_NS_DISCO_INFO);
+	answer = pxm_test_parse(forged);
+	pxm_iq_tracker_handle(f->account->iq, answer);
+	xmlnode_free(answer);
+	g_assert_cmpuint(count_joins(f), ==, 0);
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 1);
+	error = g_strdup_printf(
+		"<iq type='error' from='" ROOM "' id='%s'><error "
+		"type='cancel'><item-not-found "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+		xmlnode_get_attrib(iq, "id"));
+	handle_iq(f, error);
+	xmlnode_free(iq);
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, JOIN);
+	known = stored(f, "room-mam:" ROOM);
+	g_assert_null(known);
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 0);
+}
+
+static gboolean
+on_deadline(gpointer data)
+{
+	*(gboolean *)data = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/* No answer in time: joined as usual, a few seconds later. */
+static void
+test_prejoin_timeout(Fixture *f, gconstpointer data)
+{
+	gboolean late = FALSE;
+	guint deadline;
+	gint64 start = g_get_monotonic_time();
+
+	g_assert_true(user_joins(f, NULL));
+	deadline = g_timeout_add_seconds(PXM_JOIN_HOLD_MAX_S - 2, on_deadline,
+					 &late);
+	while (count_joins(f) == 0 && !late)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_false(late);
+	g_source_remove(deadline);
+	/* The extension's own timeout (5 s), not the host's guard. */
+	g_assert_cmpint(g_get_monotonic_time() - start, >=, 4 * G_USEC_PER_SEC);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, JOIN);
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 0);
+}
+
+/* Going offline while held: dropped, nothing sent, everything freed
+ * (valgrind and ASan runs check the last part). */
+static void
+test_prejoin_disconnect(Fixture *f, gconstpointer data)
+{
+	g_assert_true(user_joins(f, "secret"));
+	pxm_test_account_close(f);
+	g_assert_cmpuint(count_joins(f), ==, 0);
+	open_account(f);
+	/* Not remembered: the next sign-in asks again. */
+	g_assert_true(user_joins(f, NULL));
+}
+
+/* The extension stops while the join is held (turned off, or the plugin
+ * unloads): the join goes on without it at once; the late answer does
+ * nothing. */
+static void
+test_prejoin_stop(Fixture *f, gconstpointer data)
+{
+	xmlnode *iq;
+	g_autofree char *answer = NULL;
+
+	g_assert_true(user_joins(f, NULL));
+	iq = pxm_test_parse(pxm_test_last_sent(f));
+	g_assert_true(pxm_account_set_active(
+		f->account, pxm_test_extension_index(MAM), FALSE));
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==, JOIN);
+	answer = g_strdup_printf("<iq type='result' from='" ROOM "' id='%s'>"
+				 "<query xmlns='%s'>" WITH_MAM "</query></iq>",
+				 xmlnode_get_attrib(iq, "id"),
+				 PXM_NS_DISCO_INFO);
+	handle_iq(f, answer);
+	xmlnode_free(iq);
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 0);
+}
+
+/* Joined again while held (Pidgin's auto-join and a bookmark, or the user
+ * typing the password again): one question, one join, the latest
+ * password.  Malformed components are the prpl's to refuse. */
+static void
+test_prejoin_twice(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GHashTable) bad = components_new("lounge", NULL, NULL);
+	g_autoptr(GHashTable) upper =
+		components_new("Lounge", "conference.example.org", "s3cret");
+	guint discos;
+
+	g_assert_true(user_joins(f, "wrong"));
+	discos = f->sent->len;
+	g_assert_true(pxm_account_join_room(f->account, upper));
+	g_assert_cmpuint(f->sent->len, ==, discos);
+	g_assert_cmpuint(answer_disco_of(f, ROOM, WITH_MAM), ==, 1);
+	g_assert_cmpuint(count_joins(f), ==, 1);
+	g_assert_cmpstr(pxm_test_last_sent(f), ==,
+			"<presence to='Lounge@conference.example.org/alice'><x "
+			"xmlns='http://jabber.org/protocol/muc'><password>"
+			"s3cret</password><history maxstanzas='0'/></x>"
+			"</presence>");
+	g_assert_false(pxm_account_join_room(f->account, bad));
+	g_hash_table_insert(bad, "server", "a/b");
+	g_assert_false(pxm_account_join_room(f->account, bad));
+	g_assert_cmpuint(pxm_account_n_held_joins(f->account), ==, 0);
 }
 
 int
@@ -1222,5 +1492,12 @@ main(int argc, char **argv)
 	ADD("room/no-archive", test_room_no_archive);
 	ADD("room/live-position", test_room_live_position);
 	ADD("room/left", test_room_left);
+	ADD("room/prejoin-archive", test_prejoin_archive);
+	ADD("room/prejoin-no-archive", test_prejoin_no_archive);
+	ADD("room/prejoin-error", test_prejoin_error);
+	ADD("room/prejoin-timeout", test_prejoin_timeout);
+	ADD("room/prejoin-disconnect", test_prejoin_disconnect);
+	ADD("room/prejoin-stop", test_prejoin_stop);
+	ADD("room/prejoin-twice", test_prejoin_twice);
 	return g_test_run();
 }

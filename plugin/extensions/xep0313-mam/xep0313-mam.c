@@ -11,10 +11,12 @@
  *
  * Rooms the same way, once we are in (our self-presence): the room is
  * asked for urn:xmpp:mam:2 and, if it has it, what it archived since the
- * last message we saw there is fetched from it (section 8).  That a room
- * has an archive is remembered, so that the next time we join it we ask
- * it for no history replay (XEP-0045 section 7.2.14): the archive fills
- * the gap instead, by id rather than by a count of stanzas.
+ * last message we saw there is fetched from it (section 8).  A room with
+ * an archive is asked for no history replay when we join it (XEP-0045
+ * section 7.2.14): the archive fills the gap instead, by id rather than
+ * by a count of stanzas.  Whether it has one is remembered; the first
+ * join of a room holds until the room answers a disco#info (section 7,
+ * "Determining support"), so even that join gets no replay.
  *
  * Results are messages that arrive before the IQ result that ends their
  * page.  The unwrap stage checks them and keeps a copy; the page is
@@ -47,8 +49,12 @@
 #define KEY_STAMP "position-stamp"
 #define KEY_ROOM_POSITION "room-position:"
 #define KEY_ROOM_STAMP "room-stamp:"
-/* "room-mam:<room>": the room had an archive when we last joined it. */
+/* "room-mam:<room>": "1" if the room had an archive when we last asked
+ * it, "0" if it had none. */
 #define KEY_ROOM_MAM "room-mam:"
+/* How long the first join of a room waits for its disco#info answer
+ * (the host lets it go after PXM_JOIN_HOLD_MAX_S anyway). */
+#define PREJOIN_TIMEOUT_MS 5000
 /* The last error the user was told about (told once, not at every
  * sign-in). */
 #define KEY_NOTICED "noticed-error"
@@ -127,6 +133,8 @@ struct State {
 	GHashTable *rooms;
 	/* Rooms we sent a join presence to (normalised bare JIDs). */
 	GHashTable *joining;
+	/* Rooms whose join is held until they answer disco#info. */
+	GHashTable *prejoin;
 };
 
 /* A room we are in. */
@@ -161,6 +169,7 @@ state_clear(State *state)
 	g_hash_table_unref(state->oldest);
 	g_hash_table_unref(state->rooms);
 	g_hash_table_unref(state->joining);
+	g_hash_table_unref(state->prejoin);
 	g_free(state->live_position);
 }
 
@@ -994,16 +1003,37 @@ parse_history_args(const char *args, guint *count, guint *days)
 	return FALSE;
 }
 
-static gboolean
-room_has_archive(State *state, const char *room)
+/* What we know of @room's archive: "1", "0", or NULL (never asked, or
+ * it did not say). */
+static char *
+room_archive_dup(State *state, const char *room)
 {
 	PxmStore *store = pxm_account_get_store(state->account);
 	g_autofree char *key = g_strconcat(KEY_ROOM_MAM, room, NULL);
-	g_autofree char *value = NULL;
+	char *value = NULL;
 
-	return store != NULL &&
-	       pxm_store_kv_get_string_dup(store, ID, key, &value, NULL) &&
-	       value != NULL;
+	if (store == NULL ||
+	    !pxm_store_kv_get_string_dup(store, ID, key, &value, NULL))
+		return NULL;
+	return value;
+}
+
+static gboolean
+room_has_archive(State *state, const char *room)
+{
+	g_autofree char *value = room_archive_dup(state, room);
+
+	return g_strcmp0(value, "1") == 0;
+}
+
+static void
+remember_room_archive(PxmAccount *account, const char *room, gboolean has)
+{
+	PxmStore *store = pxm_account_get_store(account);
+	g_autofree char *key = g_strconcat(KEY_ROOM_MAM, room, NULL);
+
+	if (store != NULL)
+		pxm_store_kv_set_string(store, ID, key, has ? "1" : "0", NULL);
 }
 
 static PurpleCmdRet
@@ -1199,8 +1229,6 @@ on_room_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
 {
 	RoomDisco *rd = data;
 	State *state = rd->state;
-	PxmStore *store = pxm_account_get_store(account);
-	g_autofree char *key = g_strconcat(KEY_ROOM_MAM, rd->room, NULL);
 
 	/* Left meanwhile: its next join asks again. */
 	if (state->stopped || !g_hash_table_contains(state->rooms, rd->room))
@@ -1209,13 +1237,75 @@ on_room_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
 		purple_debug_info(ID, "a room without a message archive (%s)\n",
 				  error != NULL ? error->message : PXM_NS_MAM);
 		/* An error says nothing of the archive: keep what we knew. */
-		if (result != NULL && store != NULL)
-			pxm_store_kv_delete(store, ID, key, NULL);
+		if (result != NULL)
+			remember_room_archive(account, rd->room, FALSE);
 		return;
 	}
-	if (store != NULL)
-		pxm_store_kv_set_string(store, ID, key, "1", NULL);
+	remember_room_archive(account, rd->room, TRUE);
 	start_catchup(state, rd->room);
+}
+
+/*
+ * The join this answers is held (join_room()): a room with an archive is
+ * then asked for no replay (compose()).  Whatever else comes (an error,
+ * item-not-found for a room that does not exist yet and will be created
+ * empty, no answer in time), the join goes on as it was.
+ */
+static void
+on_prejoin_disco_info(PxmAccount *account, xmlnode *result, const GError *error,
+		      gpointer data)
+{
+	RoomDisco *rd = data;
+	State *state = rd->state;
+
+	/* Stopped: the host let the join go on or dropped it. */
+	if (state->stopped)
+		return;
+	g_hash_table_remove(state->prejoin, rd->room);
+	if (result != NULL)
+		remember_room_archive(account, rd->room,
+				      has_feature(result, PXM_NS_MAM));
+	else
+		purple_debug_info(ID,
+				  "a room did not say whether it keeps an "
+				  "archive (%s): joining as usual\n",
+				  error->message);
+	pxm_account_release_join(account, ID, rd->room);
+}
+
+/*
+ * XEP-0045 section 7.2.14 asks for no replay in the join presence itself:
+ * the first join of a room whose archive we know nothing of waits for
+ * its disco#info (XEP-0313 section 7).  Known rooms (either way) join at
+ * once; the disco#info after each join keeps what we know up to date.
+ */
+static gboolean
+join_room(PxmAccount *account, gpointer data, const char *room)
+{
+	State *state = data;
+	g_autofree char *known = room_archive_dup(state, room);
+	RoomDisco *rd;
+	xmlnode *iq;
+
+	/* Without a store nothing is remembered, and there is no catch-up
+	 * to replace the replay. */
+	if (known != NULL || pxm_account_get_store(account) == NULL ||
+	    g_hash_table_contains(state->rooms, room) ||
+	    g_hash_table_contains(state->prejoin, room))
+		return FALSE;
+	iq = xmlnode_new("iq");
+	xmlnode_set_attrib(iq, "type", "get");
+	xmlnode_set_attrib(iq, "to", room);
+	xmlnode_set_namespace(xmlnode_new_child(iq, "query"),
+			      PXM_NS_DISCO_INFO);
+	rd = g_new0(RoomDisco, 1);
+	rd->state = state_ref(state);
+	rd->room = g_strdup(room);
+	g_hash_table_add(state->prejoin, g_strdup(room));
+	pxm_account_send_iq(account, iq, PREJOIN_TIMEOUT_MS,
+			    on_prejoin_disco_info, rd,
+			    (GDestroyNotify)room_disco_free);
+	return TRUE;
 }
 
 static gboolean
@@ -1381,9 +1471,11 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 /*
  * The join presence (XEP-0045 section 7.2.1).  A room known to keep an
  * archive is asked for no history (section 7.2.14): the catch-up after
- * the join fetches exactly what we missed.  The first join of a room
- * keeps the replay (we do not know yet).  Idempotent: the prpl sends
- * unacknowledged stanzas again through the same path.
+ * the join fetches exactly what we missed (the first time, the last
+ * days).  A room we know nothing of keeps the replay: its first join
+ * asked it first (join_room()) unless it did not come through
+ * prpl-jabber's join_chat.  Idempotent: the prpl sends unacknowledged
+ * stanzas again through the same path.
  */
 static PxmVerdict
 compose(PxmAccount *account, gpointer data, PxmStanza *st)
@@ -1479,6 +1571,8 @@ start(PxmAccount *account, GError **error)
 					     (GDestroyNotify)room_free);
 	state->joining = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					       NULL);
+	state->prejoin = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					       NULL);
 	/* Section 7: a user archive is announced on the account's bare
 	 * JID. */
 	xmlnode_set_attrib(iq, "type", "get");
@@ -1530,4 +1624,5 @@ const PxmExtensionClass pxm_xep0313_mam = {
 		[PXM_PHASE_COMPOSE] = compose,
 	},
 	.commands = commands,
+	.join_room = join_room,
 };
