@@ -734,9 +734,15 @@ typedef struct {
 	const char *id;           /* the message's id attribute (nullable) */
 	const char *origin_id;    /* (nullable) */
 	const char *stanza_id;    /* (nullable) */
-	const char *excerpt;      /* the start of its text (nullable) */
-	gboolean sent;            /* sent by this account */
-	gint64 timestamp;         /* Unix seconds */
+	/* XEP-0308: the id of the first version of the message this one
+	 * corrects (through corrections of corrections), recorded when the
+	 * correction applies (a message of the same sender shown in this
+	 * conversation: section 5; in a room, since it joined: section 6),
+	 * whether or not the correction extension is on; NULL otherwise. */
+	const char *replaces;
+	const char *excerpt; /* the start of its text (nullable) */
+	gboolean sent;       /* sent by this account */
+	gint64 timestamp;    /* Unix seconds */
 } PxmShownMessage;
 
 /**
@@ -750,6 +756,22 @@ typedef struct {
 const PxmShownMessage *pxm_presenter_find(PxmAccount *account,
 					  const char *conversation,
 					  const char *id);
+
+/**
+ * pxm_presenter_first_version:
+ * @message: (nullable): a message pxm_presenter_find() or _last() returned
+ *
+ * What a correction or retraction of @message names (XEP-0308 section 5:
+ * a corrected message is known by its first version).
+ *
+ * Returns: (transfer none) (nullable): the first version of @message as
+ * shown in its conversation (from the same sender), @message itself when
+ * it corrects none, NULL when that first version is no longer remembered
+ * (its id is still @message->replaces).
+ */
+const PxmShownMessage *
+pxm_presenter_first_version(PxmAccount *account,
+			    const PxmShownMessage *message);
 
 /** Which message pxm_presenter_last() returns. */
 typedef enum {

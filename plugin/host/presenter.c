@@ -77,6 +77,24 @@ shown_ring_newest(const ShownRing *ring, guint i)
 	return &ring->items[(ring->first + ring->len - 1 - i) % SHOWN_MAX]->pub;
 }
 
+/* The newest message of @ring (nullable) named @id, from @sender unless
+ * @any_sender. */
+static const PxmShownMessage *
+shown_ring_find(const ShownRing *ring, const char *id, const char *sender,
+		gboolean any_sender)
+{
+	for (guint i = 0; ring != NULL && i < ring->len; i++) {
+		const PxmShownMessage *m = shown_ring_newest(ring, i);
+
+		if ((g_strcmp0(m->id, id) == 0 ||
+		     g_strcmp0(m->origin_id, id) == 0 ||
+		     g_strcmp0(m->stanza_id, id) == 0) &&
+		    (any_sender || g_strcmp0(m->sender, sender) == 0))
+			return m;
+	}
+	return NULL;
+}
+
 /*
  * The in-memory index: a set of key strings, open addressing with linear
  * probing.  A message costs one hash of its key and, when new, a copy into
@@ -575,25 +593,20 @@ pxm_text_first_words_dup(const char *text, guint max_chars)
 
 /*
  * The body text of a message, copied only when it must be: a produced
- * body, or the text of <body/>.  The XML parser keeps text it was handed
- * in pieces as several data nodes (libxml2 cuts at every entity, &apos;
- * included, and before the first non-ASCII character): then the pieces
- * are joined in @joined, as far as an excerpt needs.
+ * body, or the text of @body, its <body/>.  The XML parser keeps text it
+ * was handed in pieces as several data nodes (libxml2 cuts at every
+ * entity, &apos; included, and before the first non-ASCII character):
+ * then the pieces are joined in @joined, as far as an excerpt needs.
  */
 static const char *
-peek_body(const PxmStanza *st, GString *joined, gsize *len)
+peek_body(const PxmStanza *st, xmlnode *body, GString *joined, gsize *len)
 {
-	xmlnode *body, *first = NULL;
+	xmlnode *first = NULL;
 
 	if (st->body != NULL) {
 		*len = strlen(st->body);
 		return st->body;
 	}
-	for (body = st->message != NULL ? st->message->child : NULL;
-	     body != NULL; body = body->next)
-		if (body->type == XMLNODE_TYPE_TAG &&
-		    strcmp(body->name, "body") == 0)
-			break;
 	g_string_truncate(joined, 0);
 	for (xmlnode *c = body != NULL ? body->child : NULL;
 	     c != NULL && joined->len <= EXCERPT_MAX; c = c->next) {
@@ -631,19 +644,95 @@ put(char **cursor, const char *text, gsize len)
 	return start;
 }
 
+/* The ring of @conversation's shown messages, made when it is new. */
+static ShownRing *
+conversation_ring(PxmPresenter *p, const char *conversation)
+{
+	ShownRing *ring;
+	char *key;
+
+	if (p->last_conversation != NULL &&
+	    strcmp(p->last_conversation, conversation) == 0)
+		return p->last_ring;
+	if (!g_hash_table_lookup_extended(p->shown, conversation,
+					  (gpointer *)&key,
+					  (gpointer *)&ring)) {
+		key = g_strdup(conversation);
+		ring = g_new0(ShownRing, 1);
+		g_hash_table_insert(p->shown, key, ring);
+	}
+	p->last_conversation = key;
+	p->last_ring = ring;
+	return ring;
+}
+
+/*
+ * XEP-0308: the id of the first version of the message that @replace, in
+ * a message from @id's sender, corrects; NULL when that correction does
+ * not apply.  Kept here rather than by an extension so that what the
+ * correction and retraction extensions read is one record, whichever of
+ * them is on: a /retract after a correction from another device names the
+ * first version, the one other clients know the message by.
+ */
+static const char *
+first_version_id(PxmAccount *account, const ShownRing *ring, const Identity *id,
+		 xmlnode *replace)
+{
+	const char *named = xmlnode_get_attrib(replace, "id");
+	const PxmShownMessage *target;
+
+	if (named == NULL || *named == '\0' ||
+	    g_strcmp0(xmlnode_get_namespace(replace), PXM_NS_CORRECT) != 0)
+		return NULL;
+	/* Section 5: a correction MUST only be allowed when the original
+	 * and the correction come from the same sender (the same bare JID
+	 * one to one, the same full JID in a room): another sender's
+	 * message of that id is not even looked at. */
+	target = shown_ring_find(ring, named, id->sender, FALSE);
+	if (target == NULL)
+		return NULL;
+	/* Section 6: not to a message sent before its sender (last) joined
+	 * the room: the nick may be someone else's now. */
+	if (id->sender_owned != NULL &&
+	    !pxm_account_occupant_joined_since(account, id->sender,
+					       target->timestamp))
+		return NULL;
+	/* Section 5: every correction names the first version; one naming
+	 * an earlier correction leads there too. */
+	return target->replaces != NULL ? target->replaces : named;
+}
+
 static void
 record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 	     gboolean sent)
 {
+	ShownRing *ring = conversation_ring(p, id->conversation);
+	xmlnode *body_node = NULL, *replace = NULL;
+	const char *body, *replaces = NULL;
 	gsize body_len = 0, cut = 0;
-	/* The keys are built: the scratch string is free. */
-	const char *body = peek_body(st, p->scratch, &body_len);
-	ShownRing *ring;
 	Shown *shown;
 	char *cursor;
 
-	const char *texts[] = { id->conversation, id->sender, st->id,
-				st->origin_id, st->stanza_id };
+	/* One walk over the children: this runs for every message shown. */
+	for (xmlnode *c = st->message != NULL ? st->message->child : NULL;
+	     c != NULL; c = c->next) {
+		if (c->type != XMLNODE_TYPE_TAG)
+			continue;
+		if (body_node == NULL && strcmp(c->name, "body") == 0)
+			body_node = c;
+		else if (replace == NULL && strcmp(c->name, "replace") == 0)
+			replace = c;
+	}
+	if (replace != NULL &&
+	    (replaces = first_version_id(p->account, ring, id, replace)) !=
+		    NULL &&
+	    g_strcmp0(replaces, st->id) == 0)
+		replaces = NULL;
+	/* The keys are built: the scratch string is free. */
+	body = peek_body(st, body_node, p->scratch, &body_len);
+
+	const char *texts[] = { id->conversation, id->sender,    st->id,
+				st->origin_id,    st->stanza_id, replaces };
 	gsize lens[G_N_ELEMENTS(texts)];
 	gsize size = sizeof(Shown);
 
@@ -654,6 +743,7 @@ record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 		lens[i] = texts[i] != NULL ? strlen(texts[i]) : 0;
 		size += texts[i] != NULL ? lens[i] + 1 : 0;
 	}
+	/* Built before the oldest message goes: @replaces may be its. */
 	shown = g_malloc(size + (body != NULL ? cut + 1 : 0));
 	cursor = shown->strings;
 	shown->pub.conversation = put(&cursor, texts[0], lens[0]);
@@ -661,26 +751,11 @@ record_shown(PxmPresenter *p, const Identity *id, const PxmStanza *st,
 	shown->pub.id = put(&cursor, texts[2], lens[2]);
 	shown->pub.origin_id = put(&cursor, texts[3], lens[3]);
 	shown->pub.stanza_id = put(&cursor, texts[4], lens[4]);
+	shown->pub.replaces = put(&cursor, texts[5], lens[5]);
 	shown->pub.excerpt = put(&cursor, body, cut);
 	shown->pub.sent = sent;
 	shown->pub.timestamp = id->timestamp / G_USEC_PER_SEC;
 
-	if (p->last_conversation != NULL &&
-	    strcmp(p->last_conversation, id->conversation) == 0) {
-		ring = p->last_ring;
-	} else {
-		char *key;
-
-		if (!g_hash_table_lookup_extended(p->shown, id->conversation,
-						  (gpointer *)&key,
-						  (gpointer *)&ring)) {
-			key = g_strdup(id->conversation);
-			ring = g_new0(ShownRing, 1);
-			g_hash_table_insert(p->shown, key, ring);
-		}
-		p->last_conversation = key;
-		p->last_ring = ring;
-	}
 	if (ring->len < SHOWN_MAX) {
 		ring->items[(ring->first + ring->len++) % SHOWN_MAX] = shown;
 	} else {
@@ -912,20 +987,21 @@ const PxmShownMessage *
 pxm_presenter_find(PxmAccount *account, const char *conversation,
 		   const char *id)
 {
-	const ShownRing *ring;
-
 	if (conversation == NULL || id == NULL)
 		return NULL;
-	ring = g_hash_table_lookup(account->presenter->shown, conversation);
-	for (guint i = 0; ring != NULL && i < ring->len; i++) {
-		const PxmShownMessage *m = shown_ring_newest(ring, i);
+	return shown_ring_find(
+		g_hash_table_lookup(account->presenter->shown, conversation),
+		id, NULL, TRUE);
+}
 
-		if (g_strcmp0(m->id, id) == 0 ||
-		    g_strcmp0(m->origin_id, id) == 0 ||
-		    g_strcmp0(m->stanza_id, id) == 0)
-			return m;
-	}
-	return NULL;
+const PxmShownMessage *
+pxm_presenter_first_version(PxmAccount *account, const PxmShownMessage *message)
+{
+	if (message == NULL || message->replaces == NULL)
+		return message;
+	return shown_ring_find(g_hash_table_lookup(account->presenter->shown,
+						   message->conversation),
+			       message->replaces, message->sender, FALSE);
 }
 
 const PxmShownMessage *

@@ -418,6 +418,222 @@ test_occupant_joined(Fixture *f, gconstpointer data)
 							 ROOM "/carol", later));
 }
 
+/* --- Corrections (XEP-0308): which message a shown one replaces -------- */
+
+#define BOB "bob@example.org"
+#define REPLACE(id) "<replace xmlns='urn:xmpp:message-correct:0' id='" id "'/>"
+
+static const PxmShownMessage *
+shown(Fixture *f, const char *conversation, const char *id)
+{
+	const PxmShownMessage *m = pxm_presenter_find(f->account, conversation,
+						      id);
+
+	g_assert_nonnull(m);
+	return m;
+}
+
+static void
+from_bob(Fixture *f, const char *id, const char *more)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' from='bob@example.org/x' id='%s'>"
+		"<body>Text %s</body>%s</message>",
+		id, id, more);
+
+	g_assert_true(admit(f, xml));
+}
+
+static void
+sent(Fixture *f, const char *id, const char *more)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' to='bob@example.org/x' id='%s'>"
+		"<body>Mine %s</body>%s</message>",
+		id, id, more);
+	xmlnode *node = pxm_test_parse(xml);
+	PxmStanza st;
+
+	pxm_stanza_init(&st, node, TRUE);
+	pxm_presenter_remember_sent(f->account, st.to, &st);
+	pxm_stanza_clear(&st);
+	xmlnode_free(node);
+}
+
+/* Section 5: corrections of corrections lead to the first version, whether
+ * they name it (as they should) or the correction before. */
+static void
+test_replaces_chain(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *first;
+
+	from_bob(f, "a", "");
+	from_bob(f, "b", REPLACE("a"));
+	from_bob(f, "c", REPLACE("b"));
+	from_bob(f, "d", REPLACE("a"));
+	first = shown(f, BOB, "a");
+	g_assert_null(first->replaces);
+	g_assert_cmpstr(shown(f, BOB, "b")->replaces, ==, "a");
+	g_assert_cmpstr(shown(f, BOB, "c")->replaces, ==, "a");
+	g_assert_cmpstr(shown(f, BOB, "d")->replaces, ==, "a");
+	g_assert_true(pxm_presenter_first_version(f->account,
+						  shown(f, BOB, "c")) == first);
+	g_assert_true(pxm_presenter_first_version(f->account, first) == first);
+	g_assert_null(pxm_presenter_first_version(f->account, NULL));
+}
+
+/* Ours: sent here, from another device (a carbon), from the archive; a
+ * message and its corrections from anywhere make one chain. */
+static void
+test_replaces_own(Fixture *f, gconstpointer data)
+{
+	g_autoptr(xmlnode) carbon = NULL;
+	g_autoptr(xmlnode) archived = NULL;
+	const PxmShownMessage *last;
+
+	sent(f, "s1", "");
+	sent(f, "s2", REPLACE("s1"));
+	g_assert_cmpstr(shown(f, BOB, "s2")->replaces, ==, "s1");
+	/* How the carbons extension hands on a copy (unit tests have no
+	 * libpurple account to show it). */
+	carbon = pxm_test_parse(
+		"<message type='chat' from='alice@example.org/phone' "
+		"to='bob@example.org' id='s3'><body>Mine s3</body>" REPLACE(
+			"s2") "</message>");
+	g_assert_true(pxm_account_replay(f->account, carbon, PXM_ORIGIN_CARBON,
+					 NULL, 0, PXM_REPLAY_CATCHUP));
+	g_assert_cmpstr(shown(f, BOB, "s3")->replaces, ==, "s1");
+	archived = pxm_test_parse(
+		"<message type='chat' from='alice@example.org/laptop' "
+		"to='bob@example.org' id='s4'><body>Mine s4</body>" REPLACE(
+			"s1") "</message>");
+	g_assert_true(pxm_account_replay(f->account, archived,
+					 PXM_ORIGIN_ARCHIVE, "archive-s4", 0,
+					 PXM_REPLAY_CATCHUP));
+	last = pxm_presenter_last(f->account, BOB, PXM_LAST_SENT);
+	g_assert_cmpstr(last->id, ==, "s4");
+	g_assert_cmpstr(last->replaces, ==, "s1");
+	g_assert_true(pxm_presenter_first_version(f->account, last) ==
+		      shown(f, BOB, "s1"));
+	/* The contact's messages are not ours to correct, nor ours his. */
+	from_bob(f, "b1", REPLACE("s1"));
+	g_assert_null(shown(f, BOB, "b1")->replaces);
+	sent(f, "s5", REPLACE("b1"));
+	g_assert_null(shown(f, BOB, "s5")->replaces);
+}
+
+#define ROOM_MESSAGE(nick, id, more)                                           \
+	"<message type='groupchat' from='" ROOM "/" nick "' id='" id "'>"      \
+	"<body>" id "</body>" more "</message>"
+
+/* Section 5: only a message of the same sender is corrected (the same full
+ * JID in a room, a message of the same conversation); section 6: in a
+ * room, one sent since the sender last joined. */
+static void
+test_replaces_forged(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *fix;
+
+	/* Another conversation's message is not looked for. */
+	from_bob(f, "a", "");
+	g_assert_true(admit(f, "<message type='chat' "
+			       "from='carol@example.org/x' id='c1'>"
+			       "<body>Carol</body>" REPLACE("a") "</message>"));
+	g_assert_null(shown(f, "carol@example.org", "c1")->replaces);
+
+	pxm_test_receive(f,
+			 "<presence from='" ROOM "/bob'>" MUC_X "</presence>");
+	pxm_test_receive(f,
+			 "<presence from='" ROOM "/eve'>" MUC_X "</presence>");
+	g_assert_true(admit(f, ROOM_MESSAGE("bob", "r1", "")));
+	g_assert_true(admit(f, ROOM_MESSAGE("eve", "e1", REPLACE("r1"))));
+	g_assert_null(shown(f, ROOM, "e1")->replaces);
+	/* eve gives a message bob's id: a correction of bob's is still of
+	 * bob's. */
+	g_assert_true(admit(f,
+			    "<message type='groupchat' from='" ROOM
+			    "/eve' id='r1'><body>Same id</body>"
+			    "<stanza-id xmlns='urn:xmpp:sid:0' id='x' by='" ROOM
+			    "'/></message>"));
+	g_assert_true(admit(f, ROOM_MESSAGE("bob", "r2", REPLACE("r1"))));
+	fix = shown(f, ROOM, "r2");
+	g_assert_cmpstr(fix->replaces, ==, "r1");
+	g_assert_cmpstr(pxm_presenter_first_version(f->account, fix)->sender,
+			==, ROOM "/bob");
+	/* Sent before bob joined (room history): the nick may have been
+	 * someone else's. */
+	g_assert_true(admit(f, ROOM_MESSAGE("bob", "h1",
+					    "<delay xmlns='urn:xmpp:delay' "
+					    "stamp='2020-01-01T00:00:00Z'/>")));
+	g_assert_true(admit(f, ROOM_MESSAGE("bob", "h2", REPLACE("h1"))));
+	g_assert_null(shown(f, ROOM, "h2")->replaces);
+	/* A nick never seen joining. */
+	g_assert_true(admit(f, ROOM_MESSAGE("ghost", "g1", "")));
+	g_assert_true(admit(f, ROOM_MESSAGE("ghost", "g2", REPLACE("g1"))));
+	g_assert_null(shown(f, ROOM, "g2")->replaces);
+}
+
+static void
+test_replaces_malformed(Fixture *f, gconstpointer data)
+{
+	from_bob(f, "a", "");
+	from_bob(f, "m1", "<replace xmlns='urn:xmpp:message-correct:0'/>");
+	from_bob(f, "m2", REPLACE(""));
+	from_bob(f, "m3", "<replace xmlns='urn:xmpp:other' id='a'/>");
+	from_bob(f, "m4", "<replace id='a'/>");
+	/* Naming itself, or a message of the same id. */
+	from_bob(f, "m5", REPLACE("m5"));
+	g_assert_true(admit(f, "<message type='chat' from='bob@example.org/x' "
+			       "id='m5'><body>Again</body><origin-id "
+			       "xmlns='urn:xmpp:sid:0' id='o-m5'/>" REPLACE(
+				       "m5") "</message>"));
+	g_assert_null(shown(f, BOB, "o-m5")->replaces);
+	/* Unknown: not shown this session. */
+	from_bob(f, "m6", REPLACE("zz"));
+	for (guint i = 1; i <= 6; i++) {
+		g_autofree char *id = g_strdup_printf("m%u", i);
+
+		g_assert_null(shown(f, BOB, id)->replaces);
+	}
+}
+
+/* Kept with each shown message: as many as the presenter keeps per
+ * conversation, and only this session. */
+static void
+test_replaces_bounded(Fixture *f, gconstpointer data)
+{
+	const PxmShownMessage *fix;
+
+	from_bob(f, "a", "");
+	from_bob(f, "b", REPLACE("a"));
+	/* The first version goes; the correction still knows its id. */
+	for (guint i = 0; i < 99; i++) {
+		g_autofree char *id = g_strdup_printf("n%u", i);
+
+		from_bob(f, id, "");
+	}
+	g_assert_null(pxm_presenter_find(f->account, BOB, "a"));
+	fix = shown(f, BOB, "b");
+	g_assert_cmpstr(fix->replaces, ==, "a");
+	g_assert_null(pxm_presenter_first_version(f->account, fix));
+	/* The oldest shown is the one corrected: what it replaces outlives
+	 * it. */
+	from_bob(f, "c", REPLACE("b"));
+	g_assert_null(pxm_presenter_find(f->account, BOB, "b"));
+	g_assert_cmpstr(shown(f, BOB, "c")->replaces, ==, "a");
+	/* Naming a message no longer kept. */
+	from_bob(f, "d", REPLACE("a"));
+	g_assert_null(shown(f, BOB, "d")->replaces);
+
+	/* Dropped with the account. */
+	pxm_test_account_close(f);
+	pxm_test_account_open(f);
+	pxm_test_account_activate(f, "xep0359-stanza-id");
+	g_assert_null(pxm_presenter_find(f->account, BOB, "c"));
+	from_bob(f, "e", REPLACE("c"));
+	g_assert_null(shown(f, BOB, "e")->replaces);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -437,5 +653,10 @@ main(int argc, char **argv)
 	ADD("presence/shared", test_presence_shared);
 	ADD("presence/may-support", test_presence_may_support);
 	ADD("occupant-joined", test_occupant_joined);
+	ADD("replaces/chain", test_replaces_chain);
+	ADD("replaces/own", test_replaces_own);
+	ADD("replaces/forged", test_replaces_forged);
+	ADD("replaces/malformed", test_replaces_malformed);
+	ADD("replaces/bounded", test_replaces_bounded);
 	return g_test_run();
 }

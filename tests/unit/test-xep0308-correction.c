@@ -27,12 +27,6 @@ setup(Fixture *f, gconstpointer data)
 		pxm_test_account_activate(f, "xep0308-correction");
 }
 
-static gpointer
-state(Fixture *f)
-{
-	return pxm_test_account_state(f, "xep0308-correction");
-}
-
 static PxmVerdict
 receive(Fixture *f, const char *xml, char **html)
 {
@@ -356,8 +350,8 @@ test_own_copy(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(html, ==,
 			"✎ <i>correction of “I love the”:</i> I love thee");
 	/* Correcting again here names the first version. */
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, "I love thee!", &error),
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO, ROMEO, FALSE,
+					    "I love thee!", &error),
 			==, PURPLE_CMD_RET_OK);
 	sent = xmlnode_from_str(f->sent->pdata[f->sent->len - 1], -1);
 	g_assert_cmpstr(
@@ -378,7 +372,7 @@ test_command(Fixture *f, gconstpointer data)
 	pxm_test_user_sends(
 		f, "<message type='chat' to='romeo@montague.net/orchard' "
 		   "id='purple1'><body>Helo</body></message>");
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO,
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO,
 					    "romeo@montague.net/orchard", FALSE,
 					    "Hello <&>", &error),
 			==, PURPLE_CMD_RET_OK);
@@ -409,11 +403,11 @@ test_command_twice(Fixture *f, gconstpointer data)
 	pxm_test_user_sends(f,
 			    "<message type='chat' to='" ROMEO "' id='purple1'>"
 			    "<body>Helo</body></message>");
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, "Hello", &error),
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO, ROMEO, FALSE,
+					    "Hello", &error),
 			==, PURPLE_CMD_RET_OK);
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, "Hello!", &error),
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO, ROMEO, FALSE,
+					    "Hello!", &error),
 			==, PURPLE_CMD_RET_OK);
 	second = xmlnode_from_str(f->sent->pdata[f->sent->len - 1], -1);
 	g_assert_cmpstr(
@@ -432,14 +426,14 @@ test_command_errors(Fixture *f, gconstpointer data)
 
 	/* Only messages received: none of ours to correct. */
 	receive(f, bad1, NULL);
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, "x", &nothing),
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO, ROMEO, FALSE,
+					    "x", &nothing),
 			==, PURPLE_CMD_RET_FAILED);
 	g_assert_nonnull(nothing);
 	pxm_test_user_sends(f, "<message type='chat' to='" ROMEO "' id='p1'>"
 			       "<body>Helo</body></message>");
-	g_assert_cmpint(pxm_correction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, NULL, &empty),
+	g_assert_cmpint(pxm_correction_send(f->account, ROMEO, ROMEO, FALSE,
+					    NULL, &empty),
 			==, PURPLE_CMD_RET_FAILED);
 	g_assert_nonnull(empty);
 	g_assert_cmpuint(f->sent->len, ==, before + 1);

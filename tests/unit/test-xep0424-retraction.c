@@ -236,6 +236,97 @@ test_command_corrected(Fixture *f, gconstpointer data)
 		==, "purple1");
 }
 
+static const char *
+retracted_id(Fixture *f)
+{
+	static char id[64];
+	g_autoptr(xmlnode) sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
+
+	g_strlcpy(id,
+		  xmlnode_get_attrib(xmlnode_get_child(sent, "retract"), "id"),
+		  sizeof(id));
+	return id;
+}
+
+/* Corrected from another device (a carbon) or found in the archive, with
+ * the correction extension off here (this fixture never starts it): the
+ * first version is still what is retracted. */
+static void
+test_command_corrected_elsewhere(Fixture *f, gconstpointer data)
+{
+	g_autofree char *error = NULL;
+	g_autoptr(xmlnode) carbon = xmlnode_from_str(
+		"<message type='chat' from='lord@capulet.example/phone' "
+		"to='" ROMEO "' id='phone2'><body>Oops!</body><replace "
+		"id='purple1' xmlns='urn:xmpp:message-correct:0'/></message>",
+		-1);
+	g_autoptr(xmlnode) archived = xmlnode_from_str(
+		"<message type='chat' from='lord@capulet.example/phone' "
+		"to='" ROMEO "' id='phone3'><body>Oops!!</body><replace "
+		"id='phone2' xmlns='urn:xmpp:message-correct:0'/></message>",
+		-1);
+
+	g_assert_false(f->account->active[pxm_test_extension_index(
+		"xep0308-correction")]);
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple1'>"
+			    "<body>Oops</body></message>");
+	g_assert_true(pxm_account_replay(f->account, carbon, PXM_ORIGIN_CARBON,
+					 NULL, 0, PXM_REPLAY_CATCHUP));
+	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
+					    FALSE, &error),
+			==, PURPLE_CMD_RET_OK);
+	g_assert_cmpstr(retracted_id(f), ==, "purple1");
+
+	/* A second message, corrected (naming the correction before) in a
+	 * copy from the archive. */
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple2'>"
+			    "<body>Again</body></message>");
+	xmlnode_set_attrib(xmlnode_get_child(archived, "replace"), "id",
+			   "purple2");
+	g_assert_true(pxm_account_replay(f->account, archived,
+					 PXM_ORIGIN_ARCHIVE, "archive-3", 0,
+					 PXM_REPLAY_CATCHUP));
+	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
+					    FALSE, &error),
+			==, PURPLE_CMD_RET_OK);
+	g_assert_cmpstr(retracted_id(f), ==, "purple2");
+}
+
+/* One to one, a first version no longer remembered is still named by its
+ * id; someone else's message of the same id is never taken for it. */
+static void
+test_command_first_forgotten(Fixture *f, gconstpointer data)
+{
+	g_autofree char *error = NULL;
+
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple1'>"
+			    "<body>Oops</body></message>");
+	pxm_test_user_sends(f,
+			    "<message type='chat' to='" ROMEO "' id='purple2'>"
+			    "<body>Oops!</body><replace id='purple1' "
+			    "xmlns='urn:xmpp:message-correct:0'/></message>");
+	/* Romeo's messages push it out; his last one has the same id. */
+	for (guint i = 0; i < 99; i++) {
+		g_autofree char *xml = g_strdup_printf(
+			"<message type='chat' from='" ROMEO "/orchard' "
+			"id='%s'><body>%u</body><origin-id "
+			"xmlns='urn:xmpp:sid:0' id='o%u'/></message>",
+			i == 98 ? "purple1" : "filler", i, i);
+
+		pxm_test_receive(f, xml);
+	}
+	g_assert_cmpstr(
+		pxm_presenter_find(f->account, ROMEO, "purple1")->sender, ==,
+		ROMEO);
+	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
+					    FALSE, &error),
+			==, PURPLE_CMD_RET_OK);
+	g_assert_cmpstr(retracted_id(f), ==, "purple1");
+}
+
 static void
 test_command_nothing_sent(Fixture *f, gconstpointer data)
 {
@@ -335,6 +426,9 @@ main(int argc, char **argv)
 	ADD("handle/room", test_room, TRUE);
 	ADD("command/sends", test_command, TRUE);
 	ADD("command/corrected", test_command_corrected, TRUE);
+	ADD("command/corrected-elsewhere", test_command_corrected_elsewhere,
+	    TRUE);
+	ADD("command/first-forgotten", test_command_first_forgotten, TRUE);
 	ADD("command/nothing-sent", test_command_nothing_sent, TRUE);
 	ADD("annotate/idempotent", test_annotate_idempotent, TRUE);
 	ADD("notice", test_notice, TRUE);

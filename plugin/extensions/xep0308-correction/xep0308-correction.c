@@ -18,65 +18,6 @@
 #define ID "xep0308-correction"
 /* Characters of the corrected message quoted in the mark. */
 #define EXCERPT_CHARS 40
-/* Past these sizes a table starts over (long sessions, hostile rooms). */
-#define ORIGINALS_MAX 1000
-
-typedef struct {
-	/* "conversation \x1f id of a correction of ours" -> id of the message
-	 * it corrects (section 5: every correction of a message refers to
-	 * its first id, not to the previous correction). */
-	GHashTable *originals;
-} State;
-
-static gpointer
-start(PxmAccount *account, GError **error)
-{
-	State *state = g_new0(State, 1);
-
-	state->originals = g_hash_table_new_full(g_str_hash, g_str_equal,
-						 g_free, g_free);
-	return state;
-}
-
-static void
-stop(PxmAccount *account, gpointer data)
-{
-	State *state = data;
-
-	g_hash_table_unref(state->originals);
-	g_free(state);
-}
-
-static char *
-key_dup(const char *conversation, const char *id)
-{
-	return g_strconcat(conversation, "\x1f", id, NULL);
-}
-
-/* The first id of @id, a message of ours that may be a correction. */
-static const char *
-original_of(State *state, const char *conversation, const char *id)
-{
-	g_autofree char *key = key_dup(conversation, id);
-	const char *original = g_hash_table_lookup(state->originals, key);
-
-	return original != NULL ? original : id;
-}
-
-static void
-remember_original(State *state, const char *conversation, const char *id,
-		  const char *original)
-{
-	/* @original may point into the table. */
-	g_autofree char *copy = g_strdup(original);
-
-	if (id == NULL || g_str_equal(id, copy))
-		return;
-	if (g_hash_table_size(state->originals) >= ORIGINALS_MAX)
-		g_hash_table_remove_all(state->originals);
-	g_hash_table_insert(state->originals, key_dup(conversation, id),
-			    g_steal_pointer(&copy));
-}
 
 /* --- Showing corrections ----------------------------------------------- */
 
@@ -112,9 +53,8 @@ correction_html_dup(const char *excerpt, const char *html, const char *text)
 }
 
 static PxmVerdict
-handle(PxmAccount *account, gpointer data, PxmStanza *st)
+handle(PxmAccount *account, gpointer state, PxmStanza *st)
 {
-	State *state = data;
 	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
 	g_autofree char *conversation = NULL;
 	g_autofree char *sender = NULL;
@@ -171,10 +111,8 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 					 "joined the room\n");
 		return PXM_VERDICT_CONTINUE;
 	}
-	if (original != NULL && original->sent)
-		remember_original(state, conversation, st->id,
-				  original_of(state, conversation, id));
-
+	/* Which message this corrects is recorded by the presenter when it
+	 * shows it. */
 	if (st->html == NULL)
 		body = st->body != NULL ? g_strdup(st->body)
 					: xmlnode_get_data(pxm_xml_child(
@@ -209,11 +147,10 @@ show_sent(PxmAccount *account, const char *to, const char *text,
 }
 
 PurpleCmdRet
-pxm_correction_send(PxmAccount *account, gpointer data,
-		    const char *conversation, const char *to,
-		    gboolean groupchat, const char *text, char **error)
+pxm_correction_send(PxmAccount *account, const char *conversation,
+		    const char *to, gboolean groupchat, const char *text,
+		    char **error)
 {
-	State *state = data;
 	const PxmShownMessage *last, *original;
 	g_autofree char *target = NULL;
 	g_autofree char *excerpt = NULL;
@@ -232,8 +169,8 @@ pxm_correction_send(PxmAccount *account, gpointer data,
 	}
 	/* Section 5: a message corrected several times is named by its
 	 * first id each time. */
-	target = g_strdup(original_of(state, conversation, last->id));
-	original = pxm_presenter_find(account, conversation, target);
+	target = g_strdup(last->replaces != NULL ? last->replaces : last->id);
+	original = pxm_presenter_first_version(account, last);
 	/* Copied now: sending records a shown message, which may drop the
 	 * oldest one. */
 	excerpt = g_strdup(original != NULL ? original->excerpt
@@ -251,7 +188,6 @@ pxm_correction_send(PxmAccount *account, gpointer data,
 	node = xmlnode_new_child(message, "replace");
 	xmlnode_set_namespace(node, PXM_NS_CORRECT);
 	xmlnode_set_attrib(node, "id", target);
-	remember_original(state, conversation, id, target);
 	pxm_account_send(account, message);
 	/* In a room, the room's copy is what shows it. */
 	if (!groupchat)
@@ -270,8 +206,7 @@ cmd_correct(PxmAccount *account, gpointer state, PurpleConversation *conv,
 	if (!pxm_conversation_message_target(conv, &jid, &to, &groupchat,
 					     error))
 		return PURPLE_CMD_RET_FAILED;
-	return pxm_correction_send(account, state, jid, to, groupchat, args,
-				   error);
+	return pxm_correction_send(account, jid, to, groupchat, args, error);
 }
 
 static const PxmCommand commands[] = {
@@ -284,8 +219,6 @@ static const PxmCommand commands[] = {
 
 const PxmExtensionClass pxm_xep0308_correction = {
 	.id = ID,
-	.start = start,
-	.stop = stop,
 	.stages = {
 		[PXM_PHASE_HANDLE] = handle,
 	},

@@ -12,7 +12,6 @@ G_BEGIN_DECLS
 
 /**
  * pxm_correction_send:
- * @state: the extension's state on @account
  * @conversation: normalised bare JID of the partner, or the room
  * @to: where the conversation's messages go (the partner as the
  *   conversation names it, or the room)
@@ -25,9 +24,8 @@ G_BEGIN_DECLS
  *
  * Returns: PURPLE_CMD_RET_OK, or PURPLE_CMD_RET_FAILED with @error set.
  */
-PurpleCmdRet pxm_correction_send(PxmAccount *account, gpointer state,
-				 const char *conversation, const char *to,
-				 gboolean groupchat, const char *text,
-				 char **error);
+PurpleCmdRet pxm_correction_send(PxmAccount *account, const char *conversation,
+				 const char *to, gboolean groupchat,
+				 const char *text, char **error);
 
 G_END_DECLS

@@ -24,10 +24,6 @@
 	"client."
 
 typedef struct {
-	/* "conversation \x1f id of a correction of ours" -> id of the message
-	 * it corrects (XEP-0308): a corrected message is retracted under
-	 * its first id, the one other clients know it by. */
-	GHashTable *originals;
 	/* "conversation \x1f retracted id": shown once. */
 	GHashTable *retracted;
 } State;
@@ -37,8 +33,6 @@ start(PxmAccount *account, GError **error)
 {
 	State *state = g_new0(State, 1);
 
-	state->originals = g_hash_table_new_full(g_str_hash, g_str_equal,
-						 g_free, g_free);
 	state->retracted = g_hash_table_new_full(g_str_hash, g_str_equal,
 						 g_free, NULL);
 	return state;
@@ -50,7 +44,6 @@ stop(PxmAccount *account, gpointer data)
 	State *state = data;
 
 	g_hash_table_unref(state->retracted);
-	g_hash_table_unref(state->originals);
 	g_free(state);
 }
 
@@ -58,30 +51,6 @@ static char *
 key_dup(const char *conversation, const char *id)
 {
 	return g_strconcat(conversation, "\x1f", id, NULL);
-}
-
-static const char *
-original_of(State *state, const char *conversation, const char *id)
-{
-	g_autofree char *key = key_dup(conversation, id);
-	const char *original = g_hash_table_lookup(state->originals, key);
-
-	return original != NULL ? original : id;
-}
-
-static void
-remember_original(State *state, const char *conversation, const char *id,
-		  const char *original)
-{
-	/* @original may point into the table. */
-	g_autofree char *copy = g_strdup(original);
-
-	if (id == NULL || g_str_equal(id, copy))
-		return;
-	if (g_hash_table_size(state->originals) >= TABLE_MAX)
-		g_hash_table_remove_all(state->originals);
-	g_hash_table_insert(state->originals, key_dup(conversation, id),
-			    g_steal_pointer(&copy));
 }
 
 static gboolean
@@ -129,24 +98,6 @@ pxm_retraction_notice_dup(const char *who, const char *excerpt)
 }
 
 /* --- Incoming ---------------------------------------------------------- */
-
-/* A correction of ours sent from another device (a carbon) or coming back
- * from a room: its first id is what a later retraction names. */
-static void
-note_correction(PxmAccount *account, State *state, const PxmStanza *st,
-		const char *conversation, const char *sender, xmlnode *replace)
-{
-	const char *id = xmlnode_get_attrib(replace, "id");
-	const PxmShownMessage *original;
-
-	if (id == NULL || st->id == NULL)
-		return;
-	original = pxm_presenter_find(account, conversation, id);
-	if (original != NULL && original->sent &&
-	    g_strcmp0(original->sender, sender) == 0)
-		remember_original(state, conversation, st->id,
-				  original_of(state, conversation, id));
-}
 
 static PxmVerdict
 retraction(PxmAccount *account, State *state, PxmStanza *st,
@@ -213,13 +164,11 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 	gboolean groupchat = g_strcmp0(st->type, "groupchat") == 0;
 	g_autofree char *conversation = NULL;
 	g_autofree char *sender = NULL;
-	xmlnode *replace, *retract;
+	xmlnode *retract;
 
-	if (st->message == NULL || !pxm_stanza_is_chat(st))
-		return PXM_VERDICT_CONTINUE;
-	replace = pxm_xml_child(st->message, "replace", PXM_NS_CORRECT);
-	retract = pxm_xml_child(st->message, "retract", PXM_NS_RETRACT);
-	if ((replace == NULL && retract == NULL) ||
+	if (st->message == NULL || !pxm_stanza_is_chat(st) ||
+	    (retract = pxm_xml_child(st->message, "retract", PXM_NS_RETRACT)) ==
+		    NULL ||
 	    pxm_stanza_is_room_private(st))
 		return PXM_VERDICT_CONTINUE;
 	conversation = pxm_jid_bare_dup(
@@ -234,11 +183,6 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
 		sender = g_strdup(conversation);
 	if (conversation == NULL || sender == NULL)
 		return PXM_VERDICT_CONTINUE;
-	if (replace != NULL)
-		note_correction(account, state, st, conversation, sender,
-				replace);
-	if (retract == NULL)
-		return PXM_VERDICT_CONTINUE;
 	return retraction(account, state, st, conversation, sender, retract);
 }
 
@@ -250,24 +194,12 @@ handle(PxmAccount *account, gpointer data, PxmStanza *st)
  * later.  Idempotent: the prpl re-sends unacknowledged stanzas.
  */
 static PxmVerdict
-annotate(PxmAccount *account, gpointer data, PxmStanza *st)
+annotate(PxmAccount *account, gpointer state, PxmStanza *st)
 {
-	State *state = data;
-	xmlnode *replace, *node;
-	const char *id;
+	xmlnode *node;
 
-	if (!pxm_stanza_is_chat(st))
-		return PXM_VERDICT_CONTINUE;
-	replace = pxm_xml_child(st->stanza, "replace", PXM_NS_CORRECT);
-	if (replace != NULL && st->id != NULL &&
-	    (id = xmlnode_get_attrib(replace, "id")) != NULL) {
-		g_autofree char *conversation = pxm_jid_bare_dup(st->to);
-
-		if (conversation != NULL)
-			remember_original(state, conversation, st->id,
-					  original_of(state, conversation, id));
-	}
-	if (pxm_xml_child(st->stanza, "retract", PXM_NS_RETRACT) == NULL ||
+	if (!pxm_stanza_is_chat(st) ||
+	    pxm_xml_child(st->stanza, "retract", PXM_NS_RETRACT) == NULL ||
 	    pxm_xml_child(st->stanza, "body", NULL) != NULL)
 		return PXM_VERDICT_CONTINUE;
 	/* Section 3: a XEP-0428 fallback, so that servers archive it and
@@ -282,13 +214,23 @@ annotate(PxmAccount *account, gpointer data, PxmStanza *st)
 	return PXM_VERDICT_CONTINUE;
 }
 
+/* Section 5.1: the id the room gave @m in a room (its origin-id where the
+ * room gives none), its 'id' attribute one to one. */
+static const char *
+reference(const PxmShownMessage *m, gboolean groupchat)
+{
+	if (groupchat)
+		return m->stanza_id != NULL ? m->stanza_id : m->origin_id;
+	return m->id != NULL ? m->id : m->origin_id;
+}
+
 PurpleCmdRet
 pxm_retraction_send(PxmAccount *account, gpointer data,
 		    const char *conversation, const char *to,
 		    gboolean groupchat, char **error)
 {
 	State *state = data;
-	const PxmShownMessage *last, *target = NULL;
+	const PxmShownMessage *last, *target;
 	g_autofree char *ref = NULL;
 	g_autofree char *excerpt = NULL;
 	g_autofree char *id = NULL;
@@ -301,25 +243,18 @@ pxm_retraction_send(PxmAccount *account, gpointer data,
 		return PURPLE_CMD_RET_FAILED;
 	}
 	/* A corrected message: its first version is what other clients
-	 * know it by. */
-	if (last->id != NULL) {
-		const char *first = original_of(state, conversation, last->id);
-
-		if (!g_str_equal(first, last->id))
-			target = pxm_presenter_find(account, conversation,
-						    first);
-	}
-	if (target == NULL)
+	 * know it by (XEP-0308 section 5). */
+	target = pxm_presenter_first_version(account, last);
+	if (target != NULL) {
+		ref = g_strdup(reference(target, groupchat));
+	} else {
+		/* No longer remembered: one to one its id is still known; in
+		 * a room its stanza-id is not, the correction's is what
+		 * there is. */
+		ref = g_strdup(groupchat ? reference(last, groupchat)
+					 : last->replaces);
 		target = last;
-	/* Section 5.1: the id the room gave the message in a room (its
-	 * origin-id where the room gives none), its 'id' attribute one to
-	 * one. */
-	if (groupchat)
-		ref = g_strdup(target->stanza_id != NULL ? target->stanza_id
-							 : target->origin_id);
-	else
-		ref = g_strdup(target->id != NULL ? target->id
-						  : target->origin_id);
+	}
 	if (ref == NULL) {
 		*error = g_strdup(_("This room gave your last message no ID: "
 				    "it cannot be retracted."));
