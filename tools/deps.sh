@@ -12,12 +12,15 @@ run_pkgs="prosody lua-dbi-sqlite3 openssl python3 python3-slixmpp
 python3-omemo python3-oldmemo python3-twomemo python3-xmlschema
 libpurple0 procps"
 test_pkgs="valgrind clang-format purple-lurch"
+# Opt-in: the integration tests against ejabberd (tools/test-ejabberd).
+ejabberd_pkgs="ejabberd erlang-base"
 
 case "${1:-test}" in
 build) pkgs="$build_pkgs" ;;
 demo) pkgs="$build_pkgs $run_pkgs" ;;
 test) pkgs="$build_pkgs $run_pkgs $test_pkgs" ;;
-*) echo "usage: $0 build|demo|test" >&2; exit 2 ;;
+ejabberd) pkgs="$build_pkgs $run_pkgs $test_pkgs $ejabberd_pkgs" ;;
+*) echo "usage: $0 build|demo|test|ejabberd" >&2; exit 2 ;;
 esac
 
 sudo=""

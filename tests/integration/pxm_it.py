@@ -22,11 +22,11 @@ for sub in ("tests/server", "tests/peers", "tests/host"):
 SKIP = 77
 try:
     import pxm_server
-    if pxm_server.server_kind() != "prosody":
-        raise ImportError("PXM_SERVER=%s not supported yet"
-                          % pxm_server.server_kind())
-    if not pxm_server.prosody_available():
-        raise ImportError("prosody not installed")
+    SERVER = pxm_server.server_kind()
+    if SERVER not in ("prosody", "ejabberd"):
+        raise ImportError("PXM_SERVER=%s not supported" % SERVER)
+    if not pxm_server.server_available(SERVER):
+        raise ImportError("%s not installed" % SERVER)
     import slixmpp  # noqa: F401
     import pxm_peer  # noqa: F401
     import pxm_host  # noqa: F401
@@ -38,6 +38,12 @@ from pxm_host import TestHost  # noqa: E402
 from pxm_peer import Peer  # noqa: E402
 
 PLUGIN = os.path.join(BUILD_ROOT, "plugin", "xmpp-modern.so")
+
+
+def prosody_only(reason):
+    """Skip a test (or class) under PXM_SERVER=ejabberd: it depends on a detail
+    only Prosody has; @reason says which."""
+    return unittest.skipIf(SERVER != "prosody", "Prosody only: " + reason)
 
 
 def manifests():

@@ -20,10 +20,10 @@ for sub in ("tests/server", "tests/peers", "tests/host"):
 SKIP = 77
 try:
     import pxm_server
-    if pxm_server.server_kind() != "prosody":
+    if pxm_server.server_kind() not in ("prosody", "ejabberd"):
         raise ImportError("PXM_SERVER=%s not supported" % pxm_server.server_kind())
-    if not pxm_server.prosody_available():
-        raise ImportError("prosody not installed")
+    if not pxm_server.server_available():
+        raise ImportError("%s not installed" % pxm_server.server_kind())
     import slixmpp  # noqa: F401
     import pxm_peer  # noqa: F401
     import pxm_host  # noqa: F401
@@ -52,8 +52,8 @@ class RigTest(unittest.TestCase):
             p.disconnect()
         cls.server.stop()
         try:
-            left = pids_for_dir(cls.server.workdir)
-            assert not left, "prosody processes left behind: %s" % left
+            left = cls.server.processes()
+            assert not left, "server processes left behind: %s" % left
         finally:
             cls.tmp.cleanup()
         print("\nrig test took %.1f s" % (time.monotonic() - cls.t0), file=sys.stderr)
@@ -246,6 +246,8 @@ class RigTest(unittest.TestCase):
     def test_7_modules(self):
         """Every module issue 2 asks for is loaded, on the right host, and
         the system Prosody's data is not ours."""
+        if pxm_server.server_kind() == "ejabberd":
+            return self.ejabberd_modules()
         want = {
             "localhost": {"roster", "tls", "saslauth", "disco", "carbons", "mam",
                           "pep", "bookmarks", "smacks", "csi_simple", "vcard4",
@@ -262,6 +264,27 @@ class RigTest(unittest.TestCase):
         for user in ("alice", "bob"):
             self.assertFalse(os.path.exists(
                 "/var/lib/prosody/localhost/accounts/%s.dat" % user))
+
+    def ejabberd_modules(self):
+        """ejabberd has no module list command: each module shows in disco
+        (or as a stream feature), and nothing lives in the system's spool."""
+        alice = self.peer("alice", resource="modules")
+        want = {
+            self.info["domain"]: {"urn:xmpp:carbons:2", "urn:xmpp:ping",
+                                  "urn:xmpp:blocking", "vcard-temp",
+                                  "jabber:iq:version", "urn:xmpp:time"},
+            alice.bare: {"urn:xmpp:mam:2", "http://jabber.org/protocol/pubsub#publish"},
+            self.info["muc"]: {"http://jabber.org/protocol/muc"},
+            self.info["upload"]: {"urn:xmpp:http:upload:0"},
+        }
+        for jid, features in want.items():
+            got = set(alice.disco_info(jid)["features"])
+            self.assertEqual(features - got, set(), jid)
+        self.assertTrue(self.info["config"].startswith(self.info["dir"] + os.sep))
+        self.assertIn(self.info["pid"], self.server.processes())
+        self.assertIn("alice", self.server.ejabberdctl("registered_users", "localhost"))
+        # Mnesia (accounts, archive) in our spool, not /var/lib/ejabberd.
+        self.assertTrue(os.path.exists(os.path.join(self.server.spool_dir, "schema.DAT")))
 
     def test_5_bad_password(self):
         with self.assertRaises(PeerError):

@@ -714,13 +714,25 @@ def server_kind():
 
 
 def make_server(workdir, **kwargs):
-    """The test server selected by $PXM_SERVER (only 'prosody' exists so far; see
-    README.md for what an ejabberd one needs). Raises NotImplementedError otherwise,
-    which test scripts turn into a skip."""
+    """The test server selected by $PXM_SERVER: 'prosody' (default) or 'ejabberd'
+    (pxm_ejabberd.EjabberdServer, same interface). Raises NotImplementedError for
+    anything else, which test scripts turn into a skip."""
     kind = server_kind()
+    if kind == "ejabberd":
+        from pxm_ejabberd import EjabberdServer
+        return EjabberdServer(workdir, **kwargs)
     if kind != "prosody":
-        raise NotImplementedError("PXM_SERVER=%s is not supported yet" % kind)
+        raise NotImplementedError("PXM_SERVER=%s is not supported" % kind)
     return ProsodyServer(workdir, **kwargs)
+
+
+def server_available(kind=None):
+    """True when the selected server (default: $PXM_SERVER) can be started here."""
+    kind = kind or server_kind()
+    if kind == "ejabberd":
+        from pxm_ejabberd import ejabberd_available
+        return ejabberd_available()
+    return kind == "prosody" and prosody_available()
 
 
 def stop_dir(workdir, timeout=10):
