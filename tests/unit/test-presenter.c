@@ -433,32 +433,31 @@ shown(Fixture *f, const char *conversation, const char *id)
 	return m;
 }
 
+/* A message from bob (through the incoming pipeline), or to him (as the
+ * compose phase records it). */
 static void
-from_bob(Fixture *f, const char *id, const char *more)
+chat(Fixture *f, gboolean mine, const char *id, const char *more)
 {
 	g_autofree char *xml = g_strdup_printf(
-		"<message type='chat' from='bob@example.org/x' id='%s'>"
+		"<message type='chat' %s='bob@example.org/x' id='%s'>"
 		"<body>Text %s</body>%s</message>",
-		id, id, more);
-
-	g_assert_true(admit(f, xml));
-}
-
-static void
-sent(Fixture *f, const char *id, const char *more)
-{
-	g_autofree char *xml = g_strdup_printf(
-		"<message type='chat' to='bob@example.org/x' id='%s'>"
-		"<body>Mine %s</body>%s</message>",
-		id, id, more);
-	xmlnode *node = pxm_test_parse(xml);
+		mine ? "to" : "from", id, id, more);
+	xmlnode *node;
 	PxmStanza st;
 
+	if (!mine) {
+		g_assert_true(admit(f, xml));
+		return;
+	}
+	node = pxm_test_parse(xml);
 	pxm_stanza_init(&st, node, TRUE);
 	pxm_presenter_remember_sent(f->account, st.to, &st);
 	pxm_stanza_clear(&st);
 	xmlnode_free(node);
 }
+
+#define from_bob(f, id, more) chat(f, FALSE, id, more)
+#define sent(f, id, more) chat(f, TRUE, id, more)
 
 /* Section 5: corrections of corrections lead to the first version, whether
  * they name it (as they should) or the correction before. */

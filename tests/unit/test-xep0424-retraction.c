@@ -208,44 +208,51 @@ test_command(Fixture *f, gconstpointer data)
 	g_assert_nonnull(again);
 }
 
+/* The user sends Romeo message @id, a correction of @replaced unless
+ * NULL. */
+static void
+user_sends(Fixture *f, const char *id, const char *replaced)
+{
+	g_autofree char *xml = g_strdup_printf(
+		"<message type='chat' to='" ROMEO
+		"' id='%s'><body>Text %s</body>"
+		"%s%s%s</message>",
+		id, id,
+		replaced ? "<replace xmlns='urn:xmpp:message-correct:0' id='"
+			 : "",
+		replaced ? replaced : "", replaced ? "'/>" : "");
+
+	pxm_test_user_sends(f, xml);
+}
+
+/* /retract with Romeo; returns the id it names (valid until the next
+ * call). */
+static const char *
+retract(Fixture *f)
+{
+	static char id[64];
+	g_autofree char *error = NULL;
+	g_autoptr(xmlnode) sent = NULL;
+
+	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
+					    FALSE, &error),
+			==, PURPLE_CMD_RET_OK);
+	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
+	g_strlcpy(id,
+		  xmlnode_get_attrib(xmlnode_get_child(sent, "retract"), "id"),
+		  sizeof(id));
+	return id;
+}
+
 /* A corrected message is retracted under its first id (XEP-0308 section
  * 5), the one other clients know it by. */
 static void
 test_command_corrected(Fixture *f, gconstpointer data)
 {
-	g_autofree char *error = NULL;
-	g_autoptr(xmlnode) sent = NULL;
-
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple1'>"
-			    "<body>Oops</body></message>");
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple2'>"
-			    "<body>Oops!</body><replace id='purple1' "
-			    "xmlns='urn:xmpp:message-correct:0'/></message>");
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple3'>"
-			    "<body>Oops!!</body><replace id='purple1' "
-			    "xmlns='urn:xmpp:message-correct:0'/></message>");
-	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, &error),
-			==, PURPLE_CMD_RET_OK);
-	sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
-	g_assert_cmpstr(
-		xmlnode_get_attrib(xmlnode_get_child(sent, "retract"), "id"),
-		==, "purple1");
-}
-
-static const char *
-retracted_id(Fixture *f)
-{
-	static char id[64];
-	g_autoptr(xmlnode) sent = xmlnode_from_str(pxm_test_last_sent(f), -1);
-
-	g_strlcpy(id,
-		  xmlnode_get_attrib(xmlnode_get_child(sent, "retract"), "id"),
-		  sizeof(id));
-	return id;
+	user_sends(f, "purple1", NULL);
+	user_sends(f, "purple2", "purple1");
+	user_sends(f, "purple3", "purple1");
+	g_assert_cmpstr(retract(f), ==, "purple1");
 }
 
 /* Corrected from another device (a carbon) or found in the archive, with
@@ -254,7 +261,6 @@ retracted_id(Fixture *f)
 static void
 test_command_corrected_elsewhere(Fixture *f, gconstpointer data)
 {
-	g_autofree char *error = NULL;
 	g_autoptr(xmlnode) carbon = xmlnode_from_str(
 		"<message type='chat' from='lord@capulet.example/phone' "
 		"to='" ROMEO "' id='phone2'><body>Oops!</body><replace "
@@ -263,35 +269,20 @@ test_command_corrected_elsewhere(Fixture *f, gconstpointer data)
 	g_autoptr(xmlnode) archived = xmlnode_from_str(
 		"<message type='chat' from='lord@capulet.example/phone' "
 		"to='" ROMEO "' id='phone3'><body>Oops!!</body><replace "
-		"id='phone2' xmlns='urn:xmpp:message-correct:0'/></message>",
+		"id='purple2' xmlns='urn:xmpp:message-correct:0'/></message>",
 		-1);
 
 	g_assert_false(f->account->active[pxm_test_extension_index(
 		"xep0308-correction")]);
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple1'>"
-			    "<body>Oops</body></message>");
+	user_sends(f, "purple1", NULL);
 	g_assert_true(pxm_account_replay(f->account, carbon, PXM_ORIGIN_CARBON,
 					 NULL, 0, PXM_REPLAY_CATCHUP));
-	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, &error),
-			==, PURPLE_CMD_RET_OK);
-	g_assert_cmpstr(retracted_id(f), ==, "purple1");
-
-	/* A second message, corrected (naming the correction before) in a
-	 * copy from the archive. */
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple2'>"
-			    "<body>Again</body></message>");
-	xmlnode_set_attrib(xmlnode_get_child(archived, "replace"), "id",
-			   "purple2");
+	g_assert_cmpstr(retract(f), ==, "purple1");
+	user_sends(f, "purple2", NULL);
 	g_assert_true(pxm_account_replay(f->account, archived,
 					 PXM_ORIGIN_ARCHIVE, "archive-3", 0,
 					 PXM_REPLAY_CATCHUP));
-	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, &error),
-			==, PURPLE_CMD_RET_OK);
-	g_assert_cmpstr(retracted_id(f), ==, "purple2");
+	g_assert_cmpstr(retract(f), ==, "purple2");
 }
 
 /* One to one, a first version no longer remembered is still named by its
@@ -299,15 +290,8 @@ test_command_corrected_elsewhere(Fixture *f, gconstpointer data)
 static void
 test_command_first_forgotten(Fixture *f, gconstpointer data)
 {
-	g_autofree char *error = NULL;
-
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple1'>"
-			    "<body>Oops</body></message>");
-	pxm_test_user_sends(f,
-			    "<message type='chat' to='" ROMEO "' id='purple2'>"
-			    "<body>Oops!</body><replace id='purple1' "
-			    "xmlns='urn:xmpp:message-correct:0'/></message>");
+	user_sends(f, "purple1", NULL);
+	user_sends(f, "purple2", "purple1");
 	/* Romeo's messages push it out; his last one has the same id. */
 	for (guint i = 0; i < 99; i++) {
 		g_autofree char *xml = g_strdup_printf(
@@ -321,10 +305,7 @@ test_command_first_forgotten(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(
 		pxm_presenter_find(f->account, ROMEO, "purple1")->sender, ==,
 		ROMEO);
-	g_assert_cmpint(pxm_retraction_send(f->account, state(f), ROMEO, ROMEO,
-					    FALSE, &error),
-			==, PURPLE_CMD_RET_OK);
-	g_assert_cmpstr(retracted_id(f), ==, "purple1");
+	g_assert_cmpstr(retract(f), ==, "purple1");
 }
 
 static void
