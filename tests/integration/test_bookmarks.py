@@ -74,11 +74,29 @@ class PepBookmarks(Base):
             inner += "<nick>%s</nick>" % nick
         if password is not None:
             inner += "<password>%s</password>" % password
+        options = PUBLISH_OPTIONS
+        if pxm_it.SERVER == "ejabberd":
+            # ejabberd 23.01 knows neither pubsub#max_items nor
+            # send_last_published_item in publish-options (and its PEP
+            # nodes keep 1 item): in the node's config instead.
+            for field in ("<field var='pubsub#max_items'><value>max</value>"
+                          "</field>",
+                          "<field var='pubsub#send_last_published_item'>"
+                          "<value>never</value></field>"):
+                options = options.replace(field, "")
         peer.iq("<iq type='set'><pubsub xmlns='%s'><publish node='%s'>"
                 "<item id='%s'><conference xmlns='%s'%s>%s</conference>"
                 "</item></publish>%s</pubsub></iq>"
-                % (NS_PUBSUB, NS_BM, room, NS_BM, attrs, inner,
-                   PUBLISH_OPTIONS))
+                % (NS_PUBSUB, NS_BM, room, NS_BM, attrs, inner, options))
+        if pxm_it.SERVER == "ejabberd":
+            peer.iq("<iq type='set'><pubsub xmlns='%s#owner'><configure "
+                    "node='%s'><x xmlns='jabber:x:data' type='submit'>"
+                    "<field var='FORM_TYPE' type='hidden'><value>%s"
+                    "#node_config</value></field><field var='pubsub#max_items'>"
+                    "<value>1000</value></field><field var='pubsub#send_last_"
+                    "published_item'><value>never</value></field></x>"
+                    "</configure></pubsub></iq>"
+                    % (NS_PUBSUB, NS_BM, NS_PUBSUB))
 
     def retract(self, peer, room):
         peer.iq("<iq type='set'><pubsub xmlns='%s'><retract node='%s' "
@@ -191,6 +209,8 @@ class PepBookmarks(Base):
         self.assertEqual(chat["group"], "Rooms")
 
 
+@pxm_it.prosody_only("a server without XEP-0402 (Prosody without "
+                     "mod_bookmarks); ejabberd's PEP always has it")
 class PrivateBookmarks(Base):
     """Prosody without mod_bookmarks: XEP-0048 in private storage."""
 

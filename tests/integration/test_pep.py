@@ -116,6 +116,9 @@ class Pep(ServerTestCase):
         for ns in (NS_METADATA, NS_MOOD, NS_TUNE, NS_NICK):
             self.assertIn(ns, features)
 
+    @pxm_it.prosody_only("stock prpl-jabber publishes by PEP where the "
+                         "server's own disco#info shows a PEP service "
+                         "(ejabberd does; Prosody only on the account)")
     def test_without_plugin_no_pep(self):
         """The baseline: stock prpl-jabber on this server never publishes
         its avatar by PEP (what the plugin fixes)."""

@@ -18,6 +18,8 @@ QUIET_S = 2
 NOTICE = "connection to this room was lost"
 
 
+@pxm_it.prosody_only("the room service is restarted without its occupants "
+                     "through Prosody's admin shell")
 class SelfPing(ServerTestCase):
 
     @classmethod

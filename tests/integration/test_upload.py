@@ -200,6 +200,9 @@ class Upload(ServerTestCase):
         self.assertEqual(bob.http_get(msg["body"]), data)
 
     def storage_dir(self):
+        if pxm_it.SERVER == "ejabberd":
+            # mod_http_upload's docroot: <user hash>/<slot>/<file name>
+            return self.server.upload_dir
         # Prosody's datamanager: data/<host, %-encoded>/http_file_share
         return os.path.join(self.server.data_dir,
                             self.info["upload"].replace(".", "%2e"),
@@ -207,6 +210,9 @@ class Upload(ServerTestCase):
 
     def storage(self):
         d = self.storage_dir()
+        if pxm_it.SERVER == "ejabberd":
+            return {os.path.relpath(os.path.join(root, name), d)
+                    for root, _, files in os.walk(d) for name in files}
         return set(os.listdir(d)) if os.path.isdir(d) else set()
 
     def test_early_send_waits_for_discovery(self):
@@ -297,9 +303,13 @@ class Upload(ServerTestCase):
         bob = self.peer("bob")
         d = self.storage_dir()
         self.assertTrue(os.path.isdir(d))  # earlier uploads made it
-        mode = os.stat(d).st_mode
-        os.chmod(d, 0o555)
-        self._closers.append(lambda: os.chmod(d, mode))
+        # ejabberd writes below a directory per user: every one read-only.
+        dirs = [d] + ([os.path.join(root, sub) for root, subs, _ in os.walk(d)
+                       for sub in subs] if pxm_it.SERVER == "ejabberd" else [])
+        for one in dirs:
+            mode = os.stat(one).st_mode
+            os.chmod(one, 0o555)
+            self._closers.append(lambda one=one, mode=mode: os.chmod(one, mode))
         path, _ = self.file("e500.bin", 2000)
         self.h.send_file(self.alice, bob.bare, path)
         note = self.h.wait_for("notify", lambda e: "HTTP" in (

@@ -61,6 +61,9 @@ NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
 NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner"
 NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+# pubsub#max_items when a server refuses 'max' (ejabberd 23.01); the plugin
+# uses the same number.
+PUBLISH_MAX_ITEMS_FALLBACK = "256"
 NS_DATA = "jabber:x:data"
 NS_SCE = "urn:xmpp:sce:1"
 NS_EME = "urn:xmpp:eme:0"
@@ -967,6 +970,18 @@ class OmemoPeer(Peer):
             await self._aiq(request())
             return
         except OmemoPeerError as e:
+            if "pubsub#max_items" in fields \
+                    and "precondition-not-met" not in str(e):
+                # ejabberd 23.01 knows no pubsub#max_items in publish-options
+                # (an 'unknown field' error): publish without it, then set
+                # it in the node's configuration, where it is known.
+                del fields["pubsub#max_items"]
+                await self._aiq(request())
+                form = _form({"pubsub#max_items": PUBLISH_MAX_ITEMS_FALLBACK},
+                             "http://jabber.org/protocol/pubsub#node_config")
+                await self._aiq(_iq("set", None, _el(q(NS_PUBSUB_OWNER, "pubsub"), [
+                    _el(q(NS_PUBSUB_OWNER, "configure"), [form], node=node)])))
+                return
             if "precondition-not-met" not in str(e):
                 raise
         form = _form(fields, "http://jabber.org/protocol/pubsub#node_config")

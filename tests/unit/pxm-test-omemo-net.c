@@ -15,6 +15,21 @@ GPtrArray *pxm_test_peers;
 const char *pxm_test_room;
 xmlnode *(*pxm_test_room_iq)(xmlnode *iq);
 void (*pxm_test_room_message)(PxmTestPeer *sender, xmlnode *stanza);
+gboolean pxm_test_pep_refuses_max_items;
+
+static gboolean
+has_max_items_option(xmlnode *pubsub)
+{
+	xmlnode *options = pxm_xml_child(pubsub, "publish-options", NULL);
+	xmlnode *x = pxm_xml_child(options, "x", PXM_NS_DATA);
+
+	for (xmlnode *f = x != NULL ? xmlnode_get_child(x, "field") : NULL;
+	     f != NULL; f = xmlnode_get_next_twin(f))
+		if (g_strcmp0(xmlnode_get_attrib(f, "var"),
+			      "pubsub#max_items") == 0)
+			return TRUE;
+	return FALSE;
+}
 
 xmlnode *
 pxm_test_iq_reply(xmlnode *iq, const char *from, const char *type)
@@ -43,6 +58,17 @@ route_iq(PxmTestPeer *sender, xmlnode *iq)
 	d->to = sender;
 	if (pxm_test_room != NULL && g_strcmp0(to, pxm_test_room) == 0) {
 		reply = pxm_test_room_iq(iq);
+	} else if (publish != NULL && pxm_test_pep_refuses_max_items &&
+		   has_max_items_option(pubsub)) {
+		/* What ejabberd 23.01 answers. */
+		xmlnode *error;
+
+		reply = pxm_test_iq_reply(iq, owner, "error");
+		error = xmlnode_new_child(reply, "error");
+		xmlnode_set_attrib(error, "type", "wait");
+		xmlnode_set_namespace(
+			xmlnode_new_child(error, "resource-constraint"),
+			PXM_NS_STANZAS);
 	} else if (publish != NULL) {
 		const char *node = xmlnode_get_attrib(publish, "node");
 		xmlnode *item = pxm_xml_child(publish, "item", NULL);
@@ -308,4 +334,5 @@ pxm_test_net_clear(void)
 	pxm_test_room = NULL;
 	pxm_test_room_iq = NULL;
 	pxm_test_room_message = NULL;
+	pxm_test_pep_refuses_max_items = FALSE;
 }

@@ -36,6 +36,9 @@ extern GPtrArray *pxm_test_peers;
 extern const char *pxm_test_room;
 extern xmlnode *(*pxm_test_room_iq)(xmlnode *iq);
 extern void (*pxm_test_room_message)(PxmTestPeer *sender, xmlnode *stanza);
+/* TRUE: the PEP service refuses a publish whose publish-options carry
+ * pubsub#max_items (resource-constraint), as ejabberd 23.01 does. */
+extern gboolean pxm_test_pep_refuses_max_items;
 
 /** pxm_test_net_init: an empty PEP service, no peers. */
 void pxm_test_net_init(void);

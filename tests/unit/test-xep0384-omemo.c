@@ -409,6 +409,52 @@ test_publishes(Fixture *f, gconstpointer data)
 }
 
 static void
+test_publish_without_max_items(Fixture *f, gconstpointer data)
+{
+	/* ejabberd 23.01 refuses pubsub#max_items in publish-options: the
+	 * OMEMO 2 bundle goes out again without it, then the node is
+	 * configured for many items; nothing else is retried. */
+	PxmTestPeer *benvolio;
+	g_autofree char *key = NULL;
+	GHashTable *bundles;
+
+	pxm_test_pep_refuses_max_items = TRUE;
+	benvolio = pxm_test_peer_new("benvolio@montague.lit/street");
+	pxm_test_pump();
+	g_assert_cmpuint(
+		count_with(benvolio->sent,
+			   "<publish node='urn:xmpp:omemo:2:bundles'>"),
+		==, 2);
+	g_assert_cmpuint(count_with(benvolio->sent,
+				    "<field var='pubsub#max_items'><value>max"
+				    "</value>"),
+			 ==, 1);
+	g_assert_cmpuint(
+		count_with(benvolio->sent,
+			   "<configure node='urn:xmpp:omemo:2:bundles'><x "
+			   "xmlns='jabber:x:data' type='submit'><field "
+			   "var='FORM_TYPE' type='hidden'><value>http://"
+			   "jabber.org/protocol/pubsub#node_config</value>"
+			   "</field><field var='pubsub#access_model'><value>"
+			   "open</value></field><field var='pubsub#max_items'>"
+			   "<value>256</value></field></x></configure>"),
+		==, 1);
+	g_assert_cmpuint(count_with(benvolio->sent, "<configure "), ==, 1);
+	key = g_strdup_printf("benvolio@montague.lit urn:xmpp:omemo:2:bundles");
+	bundles = g_hash_table_lookup(pxm_test_pep, key);
+	g_assert_nonnull(bundles);
+	g_assert_cmpuint(g_hash_table_size(bundles), ==, 1);
+	/* The others carry no max_items and were published once. */
+	g_assert_cmpuint(
+		count_with(benvolio->sent,
+			   "<publish node='eu.siacs.conversations.axolotl."
+			   "bundles:"),
+		==, 1);
+	/* Without the refusal: no configure at all (the fixture's peers). */
+	g_assert_cmpuint(count_with(f->romeo->sent, "<configure "), ==, 0);
+}
+
+static void
 exchange(Fixture *f, const char *text)
 {
 	g_assert_cmpint(pxm_omemo_send_message(omemo(f->romeo),
@@ -1221,6 +1267,7 @@ main(int argc, char **argv)
 #define ADD(path, func, data)                                                  \
 	g_test_add("/xep0384-omemo/" path, Fixture, data, setup, func, teardown)
 	ADD("publish", test_publishes, NULL);
+	ADD("publish/without-max-items", test_publish_without_max_items, NULL);
 	ADD("exchange/omemo2", test_exchange, GUINT_TO_POINTER(4));
 	ADD("exchange/legacy", test_exchange, GUINT_TO_POINTER(3));
 	ADD("receive/replay", test_replay, NULL);

@@ -646,6 +646,79 @@ test_publish_other_error(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(f->sent->len, ==, 1);
 }
 
+#define OPTIONS_MAX(form, max)                                                 \
+	"<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "       \
+	"type='hidden'><value>http://jabber.org/protocol/pubsub#" form         \
+	"</value></field><field "                                              \
+	"var='pubsub#persist_items'><value>true</value></field>" max           \
+	"<field var='pubsub#access_model'><value>whitelist</value>"            \
+	"</field></x>"
+
+/* ejabberd 23.01 refuses pubsub#max_items and send_last_published_item in
+ * publish-options ("Unknown field", resource-constraint): the item goes out
+ * again without them, still private; once published, the node is
+ * configured with them (max_items a number, 1000), once; later publishes
+ * leave them out at once. */
+static void
+test_publish_without_max_items(Fixture *f, gconstpointer data)
+{
+	g_autoptr(PxmBookmark) bm = play();
+	g_autoptr(PxmBookmark) bm2 = play();
+	g_autofree char *again = NULL;
+	g_autofree char *configure = NULL;
+	g_autofree char *third = NULL;
+
+	answer(f, 0, "result", FEATURES(COMPAT));
+	answer(f, 1, "result", NULL);
+	g_ptr_array_set_size(f->sent, 0);
+	pxm_bookmarks_store(f->account, state(f), bm);
+	answer(f, 0, "error",
+	       "<error type='wait'><resource-constraint "
+	       "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+	       "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Unknown field "
+	       "'pubsub#max_items' of type 'http://jabber.org/protocol/"
+	       "pubsub#publish-options'</text></error>");
+	g_assert_cmpuint(f->sent->len, ==, 2);
+	again = sent(f, 1, NULL);
+	g_assert_cmpstr(
+		again, ==,
+		"<iq type='set' id='ID'><pubsub "
+		"xmlns='http://jabber.org/protocol/pubsub'><publish "
+		"node='urn:xmpp:bookmarks:1'><item "
+		"id='theplay@conference.shakespeare.lit'><conference "
+		"xmlns='urn:xmpp:bookmarks:1' name='The Play&apos;s the Thing' "
+		"autojoin='true'><nick>JC</nick></conference></item></publish>"
+		"<publish-options>" OPTIONS_MAX(
+			"publish-options",
+			"") "</publish-options></pubsub></iq>");
+	answer(f, 1, "result", NULL);
+	g_assert_cmpuint(f->sent->len, ==, 3);
+	configure = sent(f, 2, NULL);
+	g_assert_cmpstr(
+		configure, ==,
+		"<iq type='set' id='ID'><pubsub "
+		"xmlns='http://jabber.org/protocol/pubsub#owner'>"
+		"<configure node='urn:xmpp:bookmarks:1'>" OPTIONS_MAX(
+			"node_config",
+			"<field var='pubsub#max_items'><value>1000</value>"
+			"</field><field var='pubsub#send_last_published_item'>"
+			"<value>never</value></field>") "</configure></pubsub>"
+							"</iq>");
+	answer(f, 2, "result", NULL);
+	g_assert_cmpuint(f->sent->len, ==, 3);
+	/* The next one: without max_items at once, no configure again. */
+	g_free(bm2->name);
+	bm2->name = g_strdup("Renamed");
+	pxm_bookmarks_store(f->account, state(f), bm2);
+	g_assert_cmpuint(f->sent->len, ==, 4);
+	third = sent(f, 3, NULL);
+	g_assert_null(strstr(third, "pubsub#max_items"));
+	g_assert_null(strstr(third, "pubsub#send_last_published_item"));
+	g_assert_nonnull(strstr(third, "<value>whitelist</value>"));
+	answer(f, 3, "result", NULL);
+	g_assert_cmpuint(f->sent->len, ==, 4);
+}
+
 /* XEP-0402 example 9, with notify. */
 static void
 test_retract(Fixture *f, gconstpointer data)
@@ -782,6 +855,8 @@ main(int argc, char **argv)
 	    test_publish_keeps_extensions);
 	add("/xep0402-bookmarks/write/precondition", test_publish_precondition);
 	add("/xep0402-bookmarks/write/other-error", test_publish_other_error);
+	add("/xep0402-bookmarks/write/without-max-items",
+	    test_publish_without_max_items);
 	add("/xep0402-bookmarks/write/retract", test_retract);
 	add("/xep0402-bookmarks/write/private", test_private_write);
 	add("/xep0402-bookmarks/write/private-ignores-pushes",

@@ -150,7 +150,13 @@ typedef struct {
 	xmlnode *payload; /* a copy, for the retry */
 	char *max_items;
 	gboolean retried;
+	/* Set in the node's configuration once published (see on_published). */
+	char *configure_max;
 } Publish;
+
+/* pubsub#max_items in the node's configuration when the service refuses it
+ * in publish-options: a number, as 'max' is refused there too. */
+#define MAX_ITEMS_FALLBACK "256"
 
 static void
 publish_free(Publish *p)
@@ -160,11 +166,44 @@ publish_free(Publish *p)
 	g_free(p->item_id);
 	xmlnode_free(p->payload);
 	g_free(p->max_items);
+	g_free(p->configure_max);
 	g_free(p);
 }
 
 static void publish(State *state, const char *node, const char *item_id,
 		    xmlnode *payload, const char *max_items, gboolean retried);
+static void publish_full(State *state, const char *node, const char *item_id,
+			 xmlnode *payload, const char *max_items,
+			 gboolean retried, const char *configure_max);
+
+/* How a service refuses a publish-options field it does not know:
+ * ejabberd 23.01 answers resource-constraint ("Unknown field"); others may
+ * say bad-request or not-acceptable. */
+static gboolean
+refused_options(const GError *error)
+{
+	static const char *const conditions[] = { "resource-constraint",
+						  "bad-request",
+						  "not-acceptable" };
+
+	if (!g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA))
+		return FALSE;
+	for (gsize i = 0; i < G_N_ELEMENTS(conditions); i++)
+		if (g_str_has_prefix(error->message, conditions[i]))
+			return TRUE;
+	return FALSE;
+}
+
+static void
+on_reconfigured(PxmAccount *account, xmlnode *result, const GError *error,
+		gpointer data)
+{
+	const char *node = data;
+
+	if (error != NULL)
+		purple_debug_warning(ID, "could not configure %s: %s\n", node,
+				     error->message);
+}
 
 static void
 on_configured(PxmAccount *account, xmlnode *result, const GError *error,
@@ -179,8 +218,8 @@ on_configured(PxmAccount *account, xmlnode *result, const GError *error,
 				     p->node, error->message);
 		return;
 	}
-	publish(p->state, p->node, p->item_id, xmlnode_copy(p->payload),
-		p->max_items, TRUE);
+	publish_full(p->state, p->node, p->item_id, xmlnode_copy(p->payload),
+		     p->max_items, TRUE, p->configure_max);
 }
 
 static void
@@ -190,8 +229,17 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	Publish *p = data;
 	Publish *again;
 
-	if (p->state->stopped || error == NULL)
+	if (p->state->stopped)
 		return;
+	if (error == NULL) {
+		if (p->configure_max != NULL)
+			pxm_account_send_iq(account,
+					    pxm_omemo_configure_iq(
+						    p->node, p->configure_max),
+					    0, on_reconfigured,
+					    g_strdup(p->node), g_free);
+		return;
+	}
 	/* XEP-0060 section 7.1.5: a node configured otherwise answers
 	 * <conflict/> with <precondition-not-met/>: make it match, once. */
 	if (!p->retried && g_str_has_prefix(error->message, "conflict")) {
@@ -201,10 +249,26 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 		again->item_id = g_strdup(p->item_id);
 		again->payload = xmlnode_copy(p->payload);
 		again->max_items = g_strdup(p->max_items);
+		again->configure_max = g_strdup(p->configure_max);
 		again->retried = TRUE;
 		pxm_account_send_iq(
 			account, pxm_omemo_configure_iq(p->node, p->max_items),
 			0, on_configured, again, (GDestroyNotify)publish_free);
+		return;
+	}
+	/* XEP-0384 section 5.3.2 wants pubsub#max_items 'max' in
+	 * publish-options; ejabberd 23.01 knows no max_items there at all
+	 * (an "unknown field" error, whatever the value). Publish without
+	 * it, then set it in the node's configuration, where it is known
+	 * (if the node was not just created with enough room). Once. */
+	if (p->max_items != NULL && refused_options(error)) {
+		purple_debug_info(ID,
+				  "%s: publishing again without max_items "
+				  "(%s)\n",
+				  p->node, error->message);
+		publish_full(p->state, p->node, p->item_id,
+			     xmlnode_copy(p->payload), NULL, p->retried,
+			     MAX_ITEMS_FALLBACK);
 		return;
 	}
 	purple_debug_warning(ID, "could not publish %s: %s\n", p->node,
@@ -215,6 +279,14 @@ static void
 publish(State *state, const char *node, const char *item_id, xmlnode *payload,
 	const char *max_items, gboolean retried)
 {
+	publish_full(state, node, item_id, payload, max_items, retried, NULL);
+}
+
+static void
+publish_full(State *state, const char *node, const char *item_id,
+	     xmlnode *payload, const char *max_items, gboolean retried,
+	     const char *configure_max)
+{
 	Publish *p = g_new0(Publish, 1);
 
 	p->state = state_ref(state);
@@ -224,6 +296,7 @@ publish(State *state, const char *node, const char *item_id, xmlnode *payload,
 	p->payload = xmlnode_copy(payload);
 	p->max_items = g_strdup(max_items);
 	p->retried = retried;
+	p->configure_max = g_strdup(configure_max);
 	pxm_account_send_iq(
 		state->account,
 		pxm_omemo_publish_iq(node, item_id, payload, max_items), 0,

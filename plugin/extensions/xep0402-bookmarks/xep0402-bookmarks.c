@@ -52,6 +52,11 @@ typedef struct {
 	gboolean dirty;   /* private storage to write */
 	guint idle_id;    /* a check scheduled after a blist signal */
 	guint timeout_id; /* the periodic check */
+	/* The service refuses pubsub#max_items (and
+	 * send_last_published_item) in publish-options (ejabberd 23.01):
+	 * publish without them; the node's configuration has them. */
+	gboolean no_max_option;
+	gboolean max_configured;
 } State;
 
 typedef struct {
@@ -358,12 +363,15 @@ remember(State *state, PxmBookmark *bm)
  * kept, nothing sent on subscribing.  @form_type: publish-options or
  * node_config. */
 static xmlnode *
-node_config_form(const char *form_type)
+node_config_form(const char *form_type, const char *max_items)
 {
-	static const char *const fields[][2] = {
+	const char *const fields[][2] = {
 		{ "pubsub#persist_items", "true" },
-		{ "pubsub#max_items", "max" },
-		{ "pubsub#send_last_published_item", "never" },
+		{ "pubsub#max_items", max_items },
+		/* Left out with max_items: ejabberd 23.01 knows neither in
+		 * publish-options. */
+		{ "pubsub#send_last_published_item",
+		  max_items != NULL ? "never" : NULL },
 		{ "pubsub#access_model", "whitelist" },
 	};
 	xmlnode *x = xmlnode_new("x");
@@ -376,6 +384,8 @@ node_config_form(const char *form_type)
 	xmlnode_set_attrib(field, "type", "hidden");
 	add_text_child(field, "value", form_type);
 	for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+		if (fields[i][1] == NULL)
+			continue;
 		field = xmlnode_new_child(x, "field");
 		xmlnode_set_attrib(field, "var", fields[i][0]);
 		add_text_child(field, "value", fields[i][1]);
@@ -395,6 +405,45 @@ iq_new(const char *type, const char *child, const char *ns, xmlnode **out)
 }
 
 static void send_publish(State *state, Publish *publish);
+
+/* How a service refuses a publish-options field it does not know:
+ * ejabberd 23.01 answers resource-constraint ("Unknown field"); others may
+ * say bad-request or not-acceptable. */
+static gboolean
+refused_options(const GError *error)
+{
+	static const char *const conditions[] = { "resource-constraint",
+						  "bad-request",
+						  "not-acceptable" };
+
+	if (!g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA))
+		return FALSE;
+	for (gsize i = 0; i < G_N_ELEMENTS(conditions); i++)
+		if (g_str_has_prefix(error->message, conditions[i]))
+			return TRUE;
+	return FALSE;
+}
+
+/* pubsub#max_items in the node's configuration when the service refused it
+ * in publish-options: a number, as 'max' is refused there too. */
+#define MAX_ITEMS_FALLBACK G_STRINGIFY(MAX_BOOKMARKS)
+
+static const char *
+max_items_value(State *state)
+{
+	return state->no_max_option ? MAX_ITEMS_FALLBACK : "max";
+}
+
+static void
+on_reconfigured(PxmAccount *account, xmlnode *result, const GError *error,
+		gpointer data)
+{
+	if (error != NULL)
+		purple_debug_warning(ID,
+				     "could not configure the bookmarks "
+				     "node: %s\n",
+				     error->message);
+}
 
 static void
 on_configured(PxmAccount *account, xmlnode *result, const GError *error,
@@ -426,8 +475,45 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	Publish *publish = data;
 	xmlnode *iq, *pubsub, *configure;
 
-	if (publish->state->account == NULL || error == NULL)
+	if (publish->state->account == NULL)
 		return;
+	if (error == NULL) {
+		if (publish->state->no_max_option &&
+		    !publish->state->max_configured) {
+			publish->state->max_configured = TRUE;
+			iq = iq_new("set", "pubsub", PXM_NS_PUBSUB_OWNER,
+				    &pubsub);
+			configure = xmlnode_new_child(pubsub, "configure");
+			xmlnode_set_attrib(configure, "node", PXM_NS_BOOKMARKS);
+			xmlnode_insert_child(
+				configure,
+				node_config_form(PXM_NS_PUBSUB_NODE_CONFIG,
+						 MAX_ITEMS_FALLBACK));
+			pxm_account_send_iq(account, iq, 0, on_reconfigured,
+					    NULL, NULL);
+		}
+		return;
+	}
+	/* XEP-0402 section 5 wants pubsub#max_items 'max' and
+	 * send_last_published_item in publish-options; ejabberd 23.01 knows
+	 * neither there (an "unknown field" error, whatever the value):
+	 * publish again without them, still private (access_model), then
+	 * set them in the node's configuration, where they are known. Once
+	 * per account. */
+	if (!publish->state->no_max_option && refused_options(error)) {
+		Publish *again = g_new0(Publish, 1);
+
+		purple_debug_info(ID,
+				  "publishing the bookmark again without "
+				  "max_items (%s)\n",
+				  error->message);
+		publish->state->no_max_option = TRUE;
+		again->state = state_ref(publish->state);
+		again->bookmark = pxm_bookmark_copy(publish->bookmark);
+		again->retried = publish->retried;
+		send_publish(publish->state, again);
+		return;
+	}
 	/* XEP-0060 section 7.1.5: a node configured otherwise answers
 	 * <conflict/> with <precondition-not-met/>: configure it as the
 	 * options say, then publish again (once). */
@@ -443,7 +529,9 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 		configure = xmlnode_new_child(pubsub, "configure");
 		xmlnode_set_attrib(configure, "node", PXM_NS_BOOKMARKS);
 		xmlnode_insert_child(
-			configure, node_config_form(PXM_NS_PUBSUB_NODE_CONFIG));
+			configure,
+			node_config_form(PXM_NS_PUBSUB_NODE_CONFIG,
+					 max_items_value(publish->state)));
 		purple_debug_info(ID, "bookmarks node configured otherwise: "
 				      "reconfiguring it\n");
 		pxm_account_send_iq(account, iq, 0, on_configured, again,
@@ -469,8 +557,9 @@ send_publish(State *state, Publish *publish)
 	/* XEP-0402 section 5: MUST use publish-options, so the bookmarks
 	 * never land in a node our contacts can read. */
 	options = xmlnode_new_child(pubsub, "publish-options");
-	xmlnode_insert_child(options,
-			     node_config_form(PXM_NS_PUBSUB_PUBLISH_OPTIONS));
+	xmlnode_insert_child(
+		options, node_config_form(PXM_NS_PUBSUB_PUBLISH_OPTIONS,
+					  state->no_max_option ? NULL : "max"));
 	pxm_account_send_iq(state->account, iq, 0, on_published, publish,
 			    (GDestroyNotify)publish_free);
 }
