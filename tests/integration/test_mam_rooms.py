@@ -128,6 +128,8 @@ class MamRooms(ServerTestCase):
         for text in texts:
             self.assertEqual(len(self.writes(host, erin, text)), 1, text)
 
+    @pxm_it.prosody_only("turns a room's archive off with Prosody's "
+                         "muc#roomconfig_enablearchiving")
     def test_first_join_without_archive(self):
         """A room that keeps no archive (archiving off in its
         configuration): joined as before, its replay shown once."""
