@@ -675,8 +675,14 @@ pxm_glue_attach(PurplePlugin *plugin, GError **error)
 			      PURPLE_CALLBACK(on_receiving_xmlnode), NULL);
 	purple_signal_connect(conn, "signing-on", plugin,
 			      PURPLE_CALLBACK(on_signing_on), NULL);
-	purple_signal_connect(conn, "signed-on", plugin,
-			      PURPLE_CALLBACK(on_signed_on), NULL);
+	/* Before any other handler: a UI rejoins the rooms still open from
+	 * its own (Pidgin's gtkconv.c), and those joins must find the account
+	 * set up (held joins, the join presence's compose stages).  Equal
+	 * priorities run in an order libpurple does not promise (today the
+	 * latest connected first) and that depends on load order. */
+	purple_signal_connect_priority(conn, "signed-on", plugin,
+				       PURPLE_CALLBACK(on_signed_on), NULL,
+				       PURPLE_SIGNAL_PRIORITY_LOWEST);
 	purple_signal_connect(conn, "signing-off", plugin,
 			      PURPLE_CALLBACK(on_signing_off), NULL);
 

@@ -2121,6 +2121,86 @@ pxm_cmd_join_room(JsonObject *args, JsonBuilder *reply, GError **error)
 	return TRUE;
 }
 
+/*
+ * Pidgin's rejoin of the rooms still open when an account comes back
+ * (pidgin/gtkconv.c): a room not left when the account goes offline is
+ * marked "want-to-rejoin", and joined again from a signed-on handler with
+ * its buddy-list components or the prpl's defaults.  Connected by the
+ * "rejoin" command, so after the plugin: at the same priority libpurple
+ * runs the latest connected handler first.
+ */
+static int pxm_rejoin_handle;
+static gboolean pxm_rejoin_on;
+
+static void
+pxm_rejoin_signing_off_cb(PurpleConnection *gc, gpointer data)
+{
+	PurpleAccount *account = purple_connection_get_account(gc);
+
+	for (GList *l = purple_get_chats(); l != NULL; l = l->next) {
+		PurpleConversation *conv = l->data;
+
+		if (purple_conversation_get_account(conv) == account &&
+		    !purple_conv_chat_has_left(PURPLE_CONV_CHAT(conv)))
+			purple_conversation_set_data(conv, "want-to-rejoin",
+						     GINT_TO_POINTER(TRUE));
+	}
+}
+
+static void
+pxm_rejoin_signed_on_cb(PurpleConnection *gc, gpointer data)
+{
+	PurpleAccount *account = purple_connection_get_account(gc);
+	PurplePluginProtocolInfo *info =
+		PURPLE_PLUGIN_PROTOCOL_INFO(purple_connection_get_prpl(gc));
+	GList *l = purple_get_chats();
+
+	while (l != NULL) {
+		PurpleConversation *conv = l->data;
+		const char *name = purple_conversation_get_name(conv);
+		PurpleChat *chat;
+		GHashTable *components = NULL;
+
+		/* Joining may change the list. */
+		l = l->next;
+		if (purple_conversation_get_account(conv) != account ||
+		    purple_conversation_get_data(conv, "want-to-rejoin") ==
+			    NULL)
+			continue;
+		purple_conversation_set_data(conv, "want-to-rejoin", NULL);
+		chat = purple_blist_find_chat(account, name);
+		if (chat != NULL)
+			components = purple_chat_get_components(chat);
+		else if (info->chat_info_defaults != NULL)
+			components = info->chat_info_defaults(gc, name);
+		serv_join_chat(gc, components);
+		if (chat == NULL && components != NULL)
+			g_hash_table_destroy(components);
+	}
+}
+
+static gboolean
+pxm_cmd_rejoin(JsonObject *args, JsonBuilder *reply, GError **error)
+{
+	gboolean on = pxm_arg_bool_or(args, "on", TRUE);
+
+	if (on == pxm_rejoin_on)
+		return TRUE;
+	pxm_rejoin_on = on;
+	if (!on) {
+		purple_signals_disconnect_by_handle(&pxm_rejoin_handle);
+		return TRUE;
+	}
+	purple_signal_connect(purple_connections_get_handle(), "signing-off",
+			      &pxm_rejoin_handle,
+			      PURPLE_CALLBACK(pxm_rejoin_signing_off_cb), NULL);
+	purple_signal_connect(purple_connections_get_handle(), "signed-on",
+			      &pxm_rejoin_handle,
+			      PURPLE_CALLBACK(pxm_rejoin_signed_on_cb), NULL);
+
+	return TRUE;
+}
+
 static gboolean
 pxm_cmd_send_room(JsonObject *args, JsonBuilder *reply, GError **error)
 {
@@ -3583,6 +3663,7 @@ static const struct {
 	{ "plugins", pxm_cmd_plugins },
 	{ "quit", pxm_cmd_quit },
 	{ "raw", pxm_cmd_raw },
+	{ "rejoin", pxm_cmd_rejoin },
 	{ "remove_chat", pxm_cmd_remove_chat },
 	{ "send_file", pxm_cmd_send_file },
 	{ "cancel_xfer", pxm_cmd_cancel_xfer },

@@ -410,6 +410,10 @@ class TestHost:
                 timeout=timeout)
         return None
 
+    def rejoin(self, on=True):
+        """Pidgin's rejoin of open rooms at sign-on (the "rejoin" command)."""
+        return self.cmd("rejoin", on=on)
+
     def send_room(self, account, room, text, escape=False):
         return self.cmd("send_room", account=account, room=room, text=text,
                         escape=escape)
