@@ -177,6 +177,28 @@ last_shown(Fixture *f, const char *conversation)
 	return m != NULL ? m->stanza_id : NULL;
 }
 
+/* The query checking an empty answer to a stored position (stamp
+ * 2026-01-02T03:04:05Z): by time, a minute before it, no 'after'.
+ * Answered with @ids (NULL-terminated), complete. */
+static void
+answer_check(Fixture *f, const char *const *ids)
+{
+	xmlnode *q = last_query(f);
+	xmlnode *field;
+	g_autofree char *start = NULL;
+
+	g_assert_null(xmlnode_get_child(q, "query/set/after"));
+	field = xmlnode_get_next_twin(xmlnode_get_child(q, "query/x/field"));
+	g_assert_cmpstr(xmlnode_get_attrib(field, "var"), ==, "start");
+	start = xmlnode_get_data(xmlnode_get_child(field, "value"));
+	g_assert_cmpstr(start, ==, "2026-01-02T03:03:05Z");
+	for (guint i = 0; ids[i] != NULL; i++)
+		feed(f, queryid_of(q), ids[i], BOB "/phone", OWN, ids[i]);
+	fin(f, q, ids[0],
+	    ids[0] != NULL ? ids[g_strv_length((char **)ids) - 1] : NULL, TRUE);
+	xmlnode_free(q);
+}
+
 /* --- Queries ---------------------------------------------------------- */
 
 /* First sign-in: a window of the last days (7 by default), exact XML. */
@@ -493,6 +515,104 @@ test_stale_position(Fixture *f, gconstpointer data)
 	xmlnode_free(q2);
 }
 
+/* Sign in again with "old" (2026-01-02T03:04:05Z) as the position (or
+ * @position, a stale one, at the same time) and an empty, complete answer
+ * to it. */
+static void
+empty_answer_to_old(Fixture *f, const char *position)
+{
+	xmlnode *q;
+
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	feed(f, queryid_of(q), "old", BOB "/phone", OWN, "one");
+	fin(f, q, "old", "old", TRUE);
+	xmlnode_free(q);
+	if (position != NULL)
+		g_assert_true(pxm_store_kv_set_string(
+			f->account->store, MAM, "position", position, NULL));
+	pxm_test_account_close(f);
+
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	q = last_query(f);
+	fin(f, q, NULL, NULL, TRUE);
+	xmlnode_free(q);
+	/* Checked by time. */
+	g_assert_cmpuint(count_queries(f), ==, 2);
+}
+
+/* ejabberd answers an 'after' it does not have with an empty, complete
+ * page instead of item-not-found (section 6.1.1): the check by time does
+ * not find the position, so what it has is new (shown once) and the
+ * position moves on. */
+static void
+test_stale_position_empty(Fixture *f, gconstpointer data)
+{
+	g_autofree char *position = NULL;
+
+	empty_answer_to_old(f, "gone");
+	answer_check(f, (const char *const[]){ "x1", "old", "x2", NULL });
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	g_assert_cmpstr(last_shown(f, BOB), ==, "x2");
+	g_assert_nonnull(pxm_presenter_find(f->account, BOB, "x1"));
+	/* The message we had comes again: recognised. */
+	g_assert_null(pxm_presenter_find(f->account, BOB, "old"));
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "x2");
+}
+
+/* The check finds the position: what lies before it is what we had (not
+ * shown, even if it was never shown here), what comes after is new. */
+static void
+test_empty_answer_checked(Fixture *f, gconstpointer data)
+{
+	g_autofree char *position = NULL;
+
+	empty_answer_to_old(f, NULL);
+	answer_check(f,
+		     (const char *const[]){ "before", "old", "after", NULL });
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	g_assert_null(pxm_presenter_find(f->account, BOB, "before"));
+	g_assert_cmpstr(last_shown(f, BOB), ==, "after");
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "after");
+}
+
+/* The position is the last thing the archive has: nothing shown, the
+ * position and its time stay; an empty check ends too (no loop). */
+static void
+test_empty_answer_caught_up(Fixture *f, gconstpointer data)
+{
+	g_autofree char *position = NULL;
+	g_autofree char *stamp = NULL;
+
+	empty_answer_to_old(f, NULL);
+	answer_check(f, (const char *const[]){ "before", "old", NULL });
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	g_assert_null(pxm_presenter_find(f->account, BOB, "before"));
+	g_assert_null(last_shown(f, BOB));
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "old");
+	stamp = stored(f, "position-stamp");
+	g_assert_cmpstr(stamp, ==, "1767323045");
+
+	pxm_test_account_close(f);
+	open_account(f);
+	answer_disco(f, WITH_MAM);
+	{
+		xmlnode *q = last_query(f);
+
+		fin(f, q, NULL, NULL, TRUE);
+		xmlnode_free(q);
+	}
+	answer_check(f, (const char *const[]){ NULL });
+	g_assert_cmpuint(count_queries(f), ==, 2);
+	g_free(position);
+	position = stored(f, "position");
+	g_assert_cmpstr(position, ==, "old");
+}
+
 /* Other errors end the catch-up, position untouched, told once. */
 static void
 test_refused(Fixture *f, gconstpointer data)
@@ -702,6 +822,7 @@ test_live_position(Fixture *f, gconstpointer data)
 	xmlnode_free(q);
 	q = last_query(f);
 	fin(f, q, NULL, NULL, TRUE);
+	answer_check(f, (const char *const[]){ "a0", NULL });
 	g_assert_cmpint(
 		pxm_test_receive(
 			f, "<message type='chat' from='bob@example.org/phone' "
@@ -1478,6 +1599,9 @@ main(int argc, char **argv)
 	ADD("safety/forged-results", test_forged_results);
 	ADD("safety/malformed-results", test_malformed_results);
 	ADD("errors/stale-position", test_stale_position);
+	ADD("errors/stale-position-empty-answer", test_stale_position_empty);
+	ADD("errors/empty-answer-checked", test_empty_answer_checked);
+	ADD("errors/empty-answer-caught-up", test_empty_answer_caught_up);
 	ADD("errors/refused", test_refused);
 	ADD("dedup/live", test_dedup_live);
 	ADD("dedup/carbon", test_dedup_carbon);

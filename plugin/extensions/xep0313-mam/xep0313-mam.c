@@ -107,6 +107,9 @@ typedef struct {
 	/* Catch-up: the time the stale position was replaced by (0: none),
 	 * said in the count lines. */
 	gint64 restarted_from;
+	/* Catch-up: the stored position an empty answer is being checked
+	 * for in a window by time (see check_empty_answer()). */
+	char *checking;
 	GHashTable *shown; /* catch-up: conversation -> count */
 	/* Catch-up: conversations told that more is coming (set). */
 	GHashTable *announced;
@@ -194,6 +197,7 @@ query_clear(Query *q)
 	g_free(q->with);
 	g_free(q->after);
 	g_free(q->before);
+	g_free(q->checking);
 	g_ptr_array_unref(q->page);
 	g_clear_pointer(&q->collected, g_ptr_array_unref);
 	g_clear_pointer(&q->shown, g_hash_table_unref);
@@ -776,9 +780,77 @@ announce_more(Query *q)
 	}
 }
 
+/* Back to the time of the last message (a little before it), from a
+ * stored position the archive does not have (@q->after is freed). */
+static void
+restart_by_time(Query *q)
+{
+	PxmStore *store = pxm_account_get_store(q->state->account);
+	g_autofree char *position = NULL;
+	gint64 stamp = 0;
+
+	if (store != NULL)
+		read_position(store, q->room, &position, &stamp);
+	g_clear_pointer(&q->after, g_free);
+	q->from_position = FALSE;
+	q->start = stamp != 0 ? stamp - STAMP_MARGIN_S
+			      : first_window_start(q->state->account);
+	query_renew_id(q);
+}
+
+/*
+ * Section 6.1.1 says an 'after' the archive does not have is
+ * item-not-found, but ejabberd (23.01 at least) compares 'after' with its
+ * ids, which are times, and answers an unknown one with an empty, complete
+ * page: whatever the archive lost since, or everything, if the id is not
+ * one of its own (an archive moved to another server).  An empty answer to
+ * a stored position is therefore checked once: the same archive by the
+ * time of the last message, which must hold the position.  Returns TRUE if
+ * that check was sent.
+ */
+static gboolean
+check_empty_answer(Query *q)
+{
+	PxmStore *store = pxm_account_get_store(q->state->account);
+	g_autofree char *position = NULL;
+	gint64 stamp = 0;
+
+	if (!q->from_position || store == NULL)
+		return FALSE;
+	read_position(store, q->room, &position, &stamp);
+	/* Without the time, the window would be the first days': the
+	 * position could be older, and the check would be wrong. */
+	if (stamp == 0)
+		return FALSE;
+	q->checking = g_strdup(q->after);
+	restart_by_time(q);
+	purple_debug_info(ID, "nothing after the last position: checking "
+			      "that the archive still has it\n");
+	send_page(q);
+	return TRUE;
+}
+
+/* While checking: what the page has up to the position is what we had
+ * already; once found, the check is over. */
+static void
+check_page(Query *q)
+{
+	for (guint i = 0; i < q->page->len; i++) {
+		Result *r = q->page->pdata[i];
+
+		if (g_str_equal(r->id, q->checking)) {
+			g_ptr_array_remove_range(q->page, 0, i + 1);
+			g_clear_pointer(&q->checking, g_free);
+			return;
+		}
+	}
+}
+
 static void
 catchup_page(Query *q, gboolean complete, const char *last)
 {
+	const char *stored = last;
+
 	/* We left the room: the page stays in its archive for the next
 	 * join (the position does not move past what was not shown). */
 	if (q->room != NULL &&
@@ -786,11 +858,30 @@ catchup_page(Query *q, gboolean complete, const char *last)
 		end_catchup(q, FALSE);
 		return;
 	}
-	process_page(q, last);
+	if (q->page->len == 0 &&
+	    (complete || last == NULL || g_strcmp0(last, q->after) == 0) &&
+	    check_empty_answer(q))
+		return;
+	if (q->checking != NULL) {
+		check_page(q);
+		/* The position was the last result: the store keeps it (and
+		 * its own time). */
+		if (q->checking == NULL && q->page->len == 0)
+			stored = NULL;
+	}
+	process_page(q, stored);
 	g_ptr_array_set_size(q->page, 0);
 	/* Section 6.1: paging ends with complete='true'; a server that
 	 * neither says so nor moves on would keep us asking forever. */
 	if (complete || last == NULL || g_strcmp0(last, q->after) == 0) {
+		if (q->checking != NULL) {
+			/* Not in the archive: it was stale after all. */
+			purple_debug_warning(ID, "the archive no longer has "
+						 "our last position: going "
+						 "back by time\n");
+			q->restarted_from = q->start;
+			g_clear_pointer(&q->checking, g_free);
+		}
 		end_catchup(q, TRUE);
 		return;
 	}
@@ -805,24 +896,15 @@ static void
 catchup_error(Query *q, const GError *error)
 {
 	State *state = q->state;
-	PxmStore *store = pxm_account_get_store(state->account);
-	g_autofree char *position = NULL;
-	gint64 stamp = 0;
 
 	/* Section 6.1.1: an 'after' the archive does not have (expired, or
 	 * the archive was reset) is item-not-found.  Start again from the
 	 * time of the last message we had instead. */
 	if (q->from_position && is_condition(error, "item-not-found")) {
-		if (store != NULL)
-			read_position(store, q->room, &position, &stamp);
-		g_clear_pointer(&q->after, g_free);
-		q->from_position = FALSE;
-		q->start = stamp != 0 ? stamp - STAMP_MARGIN_S
-				      : first_window_start(state->account);
+		restart_by_time(q);
 		q->restarted_from = q->start;
 		purple_debug_warning(ID, "the archive no longer has our last "
 					 "position: going back by time\n");
-		query_renew_id(q);
 		send_page(q);
 		return;
 	}
