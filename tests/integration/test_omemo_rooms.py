@@ -105,6 +105,13 @@ class OmemoRooms(ServerTestCase):
 
     @unittest.skipIf(lurch_path is None or lurch_path() is None,
                      "purple-lurch is not installed")
+    @pxm_it.prosody_only(
+        "lurch reads a contact's device list from PEP notifications only, and "
+        "ejabberd 23.01 sends a contact on the same server the last items only "
+        "on a presence probe (mod_pubsub caps_add is for remote servers, "
+        "out_subscription needs caps it cannot hold yet): lurch never learns "
+        "the plugin's device of a new contact (test_lurch_peer makes the "
+        "python peer publish again; the plugin has no reason to)")
     def test_with_lurch(self):
         """Three members: the host, a python-omemo peer and purple-lurch in a
         second host (legacy only, and it reads the first <encrypted/> of a

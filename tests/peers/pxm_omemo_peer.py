@@ -495,6 +495,19 @@ class OmemoPeer(Peer):
             return _parse_device_list_items(ns, items)
         return sorted(self._run(run(), 15, "device list"))
 
+    def republish_device_lists(self, timeout=15):
+        """Publish our device list(s) again, unchanged: a fresh notification to
+        the contacts with +notify whose presence the server has seen.  ejabberd
+        23.01 sends a contact on the same server the last items only on its
+        presence probe (its next sign-in), never on a new subscription, and
+        lurch reads device lists from notifications only."""
+        async def run():
+            async with self._lock:
+                for ns in self.namespaces:
+                    devices = await self._manager._download_device_list(ns, self.bare)
+                    await self._manager._upload_device_list(ns, devices)
+        self._run(run(), timeout, "device list republish")
+
     # -- trust ------------------------------------------------------------------------------
     def set_trust(self, bare_jid, key, level):
         """level: "verified", "trusted", "distrusted" or "undecided"; key: a device id,
