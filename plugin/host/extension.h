@@ -621,6 +621,27 @@ typedef enum {
 } PxmIqError;
 
 /**
+ * pxm_iq_error_is:
+ * @error: (nullable): what an IQ callback got
+ *
+ * Returns: TRUE if @error is a stanza error (PXM_IQ_ERROR_STANZA) with
+ * this defined condition (e.g. "item-not-found"), whatever its text.
+ */
+gboolean pxm_iq_error_is(const GError *error, const char *condition);
+
+/**
+ * pxm_iq_error_refused_options:
+ * @error: (nullable): what a pubsub publish with publish-options got
+ *
+ * Whether the service refused a publish-options field it does not know
+ * (ejabberd 23.01 answers resource-constraint, "Unknown field"; others
+ * bad-request or not-acceptable), so that publishing again without that
+ * field may work.  Not XEP-0060 section 7.1.5's conflict (a node
+ * configured otherwise).
+ */
+gboolean pxm_iq_error_refused_options(const GError *error);
+
+/**
  * PxmIqCallback:
  * @result: (nullable) (transfer none): the result IQ, NULL on error
  * @error: (nullable) (transfer none): why there is no result

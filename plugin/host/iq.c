@@ -213,6 +213,26 @@ pxm_iq_tracker_get_pending(PxmIqTracker *tracker)
 	return g_hash_table_size(tracker->pending);
 }
 
+gboolean
+pxm_iq_error_is(const GError *error, const char *condition)
+{
+	gsize len = strlen(condition);
+
+	/* The message is "condition" or "condition: text". */
+	return error != NULL &&
+	       g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA) &&
+	       strncmp(error->message, condition, len) == 0 &&
+	       (error->message[len] == '\0' || error->message[len] == ':');
+}
+
+gboolean
+pxm_iq_error_refused_options(const GError *error)
+{
+	return pxm_iq_error_is(error, "resource-constraint") ||
+	       pxm_iq_error_is(error, "bad-request") ||
+	       pxm_iq_error_is(error, "not-acceptable");
+}
+
 GError *
 pxm_iq_error_from_stanza(xmlnode *iq)
 {

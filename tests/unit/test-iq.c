@@ -160,6 +160,41 @@ test_error_without_condition(void)
 	xmlnode_free(iq);
 }
 
+/* Conditions read from real error stanzas: with and without a text, a
+ * condition that only starts like another, errors that are no stanza. */
+static void
+test_error_is(void)
+{
+	xmlnode *iq = parse(
+		"<iq type='error' id='x'><error "
+		"type='wait'><resource-constraint "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Unknown field "
+		"pubsub#max_items</text></error></iq>");
+	g_autoptr(GError) error = pxm_iq_error_from_stanza(iq);
+	g_autoptr(GError) bare = NULL;
+	g_autoptr(GError) timeout = g_error_new_literal(
+		PXM_IQ_ERROR, PXM_IQ_ERROR_TIMEOUT, "conflict");
+
+	xmlnode_free(iq);
+	iq = parse(
+		"<iq type='error' id='y'><error type='cancel'><conflict "
+		"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+	bare = pxm_iq_error_from_stanza(iq);
+	xmlnode_free(iq);
+
+	g_assert_true(pxm_iq_error_is(error, "resource-constraint"));
+	g_assert_false(pxm_iq_error_is(error, "resource"));
+	g_assert_false(pxm_iq_error_is(error, "conflict"));
+	g_assert_true(pxm_iq_error_refused_options(error));
+	g_assert_true(pxm_iq_error_is(bare, "conflict"));
+	g_assert_false(pxm_iq_error_is(bare, "conflic"));
+	g_assert_false(pxm_iq_error_refused_options(bare));
+	g_assert_false(pxm_iq_error_is(timeout, "conflict"));
+	g_assert_false(pxm_iq_error_is(NULL, "conflict"));
+	g_assert_false(pxm_iq_error_refused_options(NULL));
+}
+
 static void
 test_timeout(void)
 {
@@ -317,6 +352,7 @@ main(int argc, char **argv)
 	g_test_add_func("/iq/stanza-error/no-condition",
 			test_error_without_condition);
 	g_test_add_func("/iq/timeout", test_timeout);
+	g_test_add_func("/iq/error-is", test_error_is);
 	g_test_add_func("/iq/disconnect", test_disconnect);
 	g_test_add_func("/iq/cancel", test_cancel_default);
 	g_test_add_func("/iq/spoofed-reply", test_spoofed_reply);

@@ -303,18 +303,6 @@ has_feature(xmlnode *result, const char *feature)
 	return FALSE;
 }
 
-/* The condition of an IQ error (PXM_IQ_ERROR_STANZA messages start with
- * it), or NULL for other errors. */
-static gboolean
-is_condition(const GError *error, const char *condition)
-{
-	gsize len = strlen(condition);
-
-	return g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA) &&
-	       strncmp(error->message, condition, len) == 0 &&
-	       (error->message[len] == '\0' || error->message[len] == ':');
-}
-
 /* --- Positions -------------------------------------------------------- */
 
 /* The keys of the position of our archive (@room NULL) or of a room's. */
@@ -900,7 +888,7 @@ catchup_error(Query *q, const GError *error)
 	/* Section 6.1.1: an 'after' the archive does not have (expired, or
 	 * the archive was reset) is item-not-found.  Start again from the
 	 * time of the last message we had instead. */
-	if (q->from_position && is_condition(error, "item-not-found")) {
+	if (q->from_position && pxm_iq_error_is(error, "item-not-found")) {
 		restart_by_time(q);
 		q->restarted_from = q->start;
 		purple_debug_warning(ID, "the archive no longer has our last "

@@ -176,24 +176,6 @@ static void publish_full(State *state, const char *node, const char *item_id,
 			 xmlnode *payload, const char *max_items,
 			 gboolean retried, const char *configure_max);
 
-/* How a service refuses a publish-options field it does not know:
- * ejabberd 23.01 answers resource-constraint ("Unknown field"); others may
- * say bad-request or not-acceptable. */
-static gboolean
-refused_options(const GError *error)
-{
-	static const char *const conditions[] = { "resource-constraint",
-						  "bad-request",
-						  "not-acceptable" };
-
-	if (!g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA))
-		return FALSE;
-	for (gsize i = 0; i < G_N_ELEMENTS(conditions); i++)
-		if (g_str_has_prefix(error->message, conditions[i]))
-			return TRUE;
-	return FALSE;
-}
-
 static void
 on_reconfigured(PxmAccount *account, xmlnode *result, const GError *error,
 		gpointer data)
@@ -242,7 +224,7 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	}
 	/* XEP-0060 section 7.1.5: a node configured otherwise answers
 	 * <conflict/> with <precondition-not-met/>: make it match, once. */
-	if (!p->retried && g_str_has_prefix(error->message, "conflict")) {
+	if (!p->retried && pxm_iq_error_is(error, "conflict")) {
 		again = g_new0(Publish, 1);
 		again->state = state_ref(p->state);
 		again->node = g_strdup(p->node);
@@ -261,7 +243,7 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	 * (an "unknown field" error, whatever the value). Publish without
 	 * it, then set it in the node's configuration, where it is known
 	 * (if the node was not just created with enough room). Once. */
-	if (p->max_items != NULL && refused_options(error)) {
+	if (p->max_items != NULL && pxm_iq_error_refused_options(error)) {
 		purple_debug_info(ID,
 				  "%s: publishing again without max_items "
 				  "(%s)\n",

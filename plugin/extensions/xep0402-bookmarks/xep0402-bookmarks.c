@@ -406,24 +406,6 @@ iq_new(const char *type, const char *child, const char *ns, xmlnode **out)
 
 static void send_publish(State *state, Publish *publish);
 
-/* How a service refuses a publish-options field it does not know:
- * ejabberd 23.01 answers resource-constraint ("Unknown field"); others may
- * say bad-request or not-acceptable. */
-static gboolean
-refused_options(const GError *error)
-{
-	static const char *const conditions[] = { "resource-constraint",
-						  "bad-request",
-						  "not-acceptable" };
-
-	if (!g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA))
-		return FALSE;
-	for (gsize i = 0; i < G_N_ELEMENTS(conditions); i++)
-		if (g_str_has_prefix(error->message, conditions[i]))
-			return TRUE;
-	return FALSE;
-}
-
 /* pubsub#max_items in the node's configuration when the service refused it
  * in publish-options: a number, as 'max' is refused there too. */
 #define MAX_ITEMS_FALLBACK G_STRINGIFY(MAX_BOOKMARKS)
@@ -500,7 +482,8 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	 * publish again without them, still private (access_model), then
 	 * set them in the node's configuration, where they are known. Once
 	 * per account. */
-	if (!publish->state->no_max_option && refused_options(error)) {
+	if (!publish->state->no_max_option &&
+	    pxm_iq_error_refused_options(error)) {
 		Publish *again = g_new0(Publish, 1);
 
 		purple_debug_info(ID,
@@ -517,9 +500,7 @@ on_published(PxmAccount *account, xmlnode *result, const GError *error,
 	/* XEP-0060 section 7.1.5: a node configured otherwise answers
 	 * <conflict/> with <precondition-not-met/>: configure it as the
 	 * options say, then publish again (once). */
-	if (!publish->retried &&
-	    g_error_matches(error, PXM_IQ_ERROR, PXM_IQ_ERROR_STANZA) &&
-	    g_str_has_prefix(error->message, "conflict")) {
+	if (!publish->retried && pxm_iq_error_is(error, "conflict")) {
 		Publish *again = g_new0(Publish, 1);
 
 		again->state = state_ref(publish->state);
@@ -775,8 +756,7 @@ on_items(PxmAccount *account, xmlnode *result, const GError *error,
 		read_private(state);
 		return;
 	}
-	if (error != NULL &&
-	    !g_str_has_prefix(error->message, "item-not-found")) {
+	if (error != NULL && !pxm_iq_error_is(error, "item-not-found")) {
 		purple_debug_warning(ID, "could not read the bookmarks: %s\n",
 				     error->message);
 		return;
