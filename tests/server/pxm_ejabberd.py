@@ -19,7 +19,6 @@ logs, uploads) lives under the work directory.  See README.md next to this file.
 """
 
 import argparse
-import atexit
 import glob
 import hashlib
 import json
@@ -30,13 +29,12 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import pxm_server
 from pxm_server import (DEFAULT_MAX_ARCHIVE_RESULTS, DEFAULT_USERS, DOMAIN, MUC_DOMAIN,
                         UPLOAD_DOMAIN, UPLOAD_SIZE_LIMIT, ServerError, _env_nonempty,
-                        _pick_ports, _pid_alive, _port_free, _PortInUse)
+                        _pid_alive)
 
 ERL = "/usr/bin/erl"
 EJABBERDCTL = "/usr/sbin/ejabberdctl"
@@ -106,6 +104,8 @@ class EjabberdServer(pxm_server.ProsodyServer):
     """
 
     kind = "ejabberd"
+    n_ports = 5  # c2s, direct TLS, http, https, Erlang distribution
+    register_while_running = True  # an RPC to the running node
 
     def __init__(self, workdir, storage="sql", extra_users=None, users=DEFAULT_USERS,
                  max_archive_results=DEFAULT_MAX_ARCHIVE_RESULTS, log_level=None,
@@ -151,42 +151,7 @@ class EjabberdServer(pxm_server.ProsodyServer):
     def start(self, timeout=60):
         """Prepare the work directory, start ejabberd, wait until it serves c2s,
         register the users.  Returns self.info; raises ServerError on failure."""
-        if self.is_running():
-            raise ServerError("already running (pid %d)" % self.pid)
-        if not ejabberd_available():
-            raise ServerError("needs ejabberd, erlang, openssl, setpriv (util-linux)")
-        stale = self.processes()
-        if stale:
-            raise ServerError("an ejabberd for %s is already running: pids %s"
-                              % (self.workdir, stale))
-        self._ids = self._service_ids()
-        self._prepare_dirs()
-        self._make_certs()
-        # c2s, direct TLS, http, https, Erlang distribution.
-        if self.ports and all(_port_free(p, self.ipv6) for p in self.ports):
-            ports = list(self.ports)
-        else:
-            ports = _pick_ports(5, self.ipv6)
-        deadline = time.monotonic() + timeout
-        for attempt in range(3):
-            self.ports = ports
-            self._write_config()
-            self._check_access()
-            try:
-                self._spawn_and_wait(deadline)
-                break
-            except _PortInUse:
-                self._kill()
-                if attempt == 2:
-                    raise ServerError("could not bind ports:\n" + self.log_tail())
-                ports = _pick_ports(5, self.ipv6, avoid=ports)
-        try:
-            self._register_pending_users()
-        except ServerError:
-            self._kill()
-            raise
-        self._write_state()
-        return self.info
+        return super().start(timeout)
 
     def stop(self, timeout=10):
         """Stop the node (SIGTERM: the VM shuts ejabberd down cleanly, SIGKILL after
@@ -432,43 +397,22 @@ modules:
             self._mark_registered(user)
 
     # -- process management -----------------------------------------------------------
-    def _spawn_and_wait(self, deadline):
-        log_offset = os.path.getsize(self.log_path)
-        tie = not self.detach and threading.current_thread() is threading.main_thread()
-        cmd = self._priv_prefix(pdeathsig=tie) + [
+    def _available(self):
+        return ejabberd_available()
+
+    def _requirements(self):
+        return "ejabberd, erlang, openssl, setpriv (util-linux)"
+
+    def _command(self, pdeathsig):
+        return self._priv_prefix(pdeathsig=pdeathsig) + [
             ERL, "-sname", self.node, "+K", "true", "+P", "250000", *self._dist_args(),
             "-mnesia", "dir", '"%s"' % self.spool_dir, "-s", "ejabberd", "-noinput"]
-        out = open(os.path.join(self.workdir, "ejabberd.stdout"), "ab")
-        try:
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self._env(), cwd=self.spool_dir, close_fds=True,
-                start_new_session=self.detach)
-        finally:
-            out.close()
-        self.pid = self.proc.pid
-        if not self.detach and not self._atexit:
-            atexit.register(self._atexit_stop)
-            self._atexit = True
 
-        while True:
-            rc = self.proc.poll()
-            if rc is not None:
-                self.pid = None
-                if "eaddrinuse" in self._log_since(log_offset):
-                    raise _PortInUse()
-                raise ServerError("ejabberd exited with status %d during start-up:\n%s%s"
-                                  % (rc, self._stdout_tail(), self.log_tail()))
-            new_log = self._log_since(log_offset)
-            if "eaddrinuse" in new_log:
-                raise _PortInUse()
-            if self._serving():
-                return
-            if time.monotonic() > deadline:
-                self._kill()
-                raise ServerError("ejabberd did not become ready in time:\n%s%s"
-                                  % (self._stdout_tail(), self.log_tail()))
-            time.sleep(0.1)
+    def _spawn_cwd(self):
+        return self.spool_dir
+
+    def _port_in_use(self, new_log):
+        return "eaddrinuse" in new_log
 
     def _serving(self):
         # The distribution port is left out: a bare connection there only makes the
@@ -479,14 +423,6 @@ modules:
             return super()._serving()
         finally:
             self.ports = saved
-
-    def _stdout_tail(self):
-        try:
-            with open(os.path.join(self.workdir, "ejabberd.stdout"), errors="replace") as f:
-                text = f.read()[-2000:]
-            return ("--- stdout ---\n%s\n--- log ---\n" % text) if text.strip() else ""
-        except OSError:
-            return ""
 
 
 def stop_dir(workdir, timeout=10):

@@ -213,7 +213,20 @@ class ProsodyServer:
                  it is tied to us (parent-death signal, atexit) and dies with us.
 
     info (a dict) describes the running server; see start().
+
+    A subclass for another server (pxm_ejabberd.EjabberdServer) overrides the class
+    attributes below and the hooks _available(), _requirements(), _service_ids(),
+    _command(), _spawn_cwd() and _port_in_use(); start() and the process management
+    are shared.
     """
+
+    kind = "prosody"
+    # Loopback ports picked at start: c2s, direct TLS, http, https (and what a
+    # subclass adds after them).
+    n_ports = 4
+    # False: users are registered before the server starts (prosodyctl on the data
+    # files); True: through the running server.
+    register_while_running = False
 
     def __init__(self, workdir, storage="sql", extra_users=None, users=DEFAULT_USERS,
                  max_archive_results=DEFAULT_MAX_ARCHIVE_RESULTS, log_level=None,
@@ -316,14 +329,13 @@ class ProsodyServer:
         Returns self.info.  Raises ServerError (with the log tail) on failure."""
         if self.is_running():
             raise ServerError("already running (pid %d)" % self.pid)
-        if not prosody_available(self.storage):
-            raise ServerError("needs prosody, openssl, setpriv (util-linux)%s"
-                              % (" and lua-dbi-sqlite3" if self.storage == "sql" else ""))
+        if not self._available():
+            raise ServerError("needs " + self._requirements())
         stale = self.processes()
         if stale:
-            raise ServerError("a prosody for %s is already running: pids %s"
-                              % (self.workdir, stale))
-        self._ids = _ensure_service_user()
+            raise ServerError("a %s for %s is already running: pids %s"
+                              % (self.kind, self.workdir, stale))
+        self._ids = self._service_ids()
         self._prepare_dirs()
         self._make_certs()
         # Keep the ports of an earlier run of this object when they are still free,
@@ -331,13 +343,14 @@ class ProsodyServer:
         if self.ports and all(_port_free(p, self.ipv6) for p in self.ports):
             ports = list(self.ports)
         else:
-            ports = _pick_ports(4, self.ipv6)
+            ports = _pick_ports(self.n_ports, self.ipv6)
         deadline = time.monotonic() + timeout
         for attempt in range(3):
             self.ports = ports
             self._write_config()
             self._check_access()
-            self._register_pending_users()
+            if not self.register_while_running:
+                self._register_pending_users()
             try:
                 self._spawn_and_wait(deadline)
                 break
@@ -345,7 +358,13 @@ class ProsodyServer:
                 self._kill()
                 if attempt == 2:
                     raise ServerError("could not bind ports:\n" + self.log_tail())
-                ports = _pick_ports(4, self.ipv6, avoid=ports)
+                ports = _pick_ports(self.n_ports, self.ipv6, avoid=ports)
+        if self.register_while_running:
+            try:
+                self._register_pending_users()
+            except ServerError:
+                self._kill()
+                raise
         self._write_state()
         return self.info
 
@@ -588,17 +607,42 @@ Component {q(UPLOAD_DOMAIN)} "http_file_share"
             self._mark_registered(user)
 
     # -- process management -----------------------------------------------------------
+    def _available(self):
+        return prosody_available(self.storage)
+
+    def _requirements(self):
+        return "prosody, openssl, setpriv (util-linux)%s" % (
+            " and lua-dbi-sqlite3" if self.storage == "sql" else "")
+
+    def _service_ids(self):
+        return _ensure_service_user()
+
+    def _command(self, pdeathsig):
+        return self._priv_prefix(pdeathsig=pdeathsig) + [
+            PROSODY, "--config", self.config_path, "-F"]
+
+    def _spawn_cwd(self):
+        return self.var_dir
+
+    def _port_in_use(self, new_log):
+        """Whether the log written since the start says a port was taken."""
+        return ("Failed to open server port" in new_log
+                or "Error binding encrypted port" in new_log)
+
+    def _stdout_path(self):
+        return os.path.join(self.workdir, "%s.stdout" % self.kind)
+
     def _spawn_and_wait(self, deadline):
         log_offset = os.path.getsize(self.log_path)
         # The parent-death signal fires when the *thread* that forked exits, so it is
         # only used from the main thread; atexit covers the other cases.
         tie = not self.detach and threading.current_thread() is threading.main_thread()
-        cmd = self._priv_prefix(pdeathsig=tie) + [PROSODY, "--config", self.config_path, "-F"]
-        out = open(os.path.join(self.workdir, "prosody.stdout"), "ab")
+        cmd = self._command(tie)
+        out = open(self._stdout_path(), "ab")
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self._env(), cwd=self.var_dir, close_fds=True,
+                env=self._env(), cwd=self._spawn_cwd(), close_fds=True,
                 start_new_session=self.detach)
         finally:
             out.close()
@@ -611,17 +655,18 @@ Component {q(UPLOAD_DOMAIN)} "http_file_share"
             rc = self.proc.poll()
             if rc is not None:
                 self.pid = None
-                raise ServerError("prosody exited with status %d during start-up:\n%s%s"
-                                  % (rc, self._stdout_tail(), self.log_tail()))
-            new_log = self._log_since(log_offset)
-            if "Failed to open server port" in new_log or \
-                    "Error binding encrypted port" in new_log:
+                if self._port_in_use(self._log_since(log_offset)):
+                    raise _PortInUse()
+                raise ServerError("%s exited with status %d during start-up:\n%s%s"
+                                  % (self.kind, rc, self._stdout_tail(), self.log_tail()))
+            if self._port_in_use(self._log_since(log_offset)):
                 raise _PortInUse()
             if self._serving():
                 return
             if time.monotonic() > deadline:
                 self._kill()
-                raise ServerError("prosody did not become ready in time:\n" + self.log_tail())
+                raise ServerError("%s did not become ready in time:\n%s%s"
+                                  % (self.kind, self._stdout_tail(), self.log_tail()))
             time.sleep(0.05)
 
     def _serving(self):
@@ -658,7 +703,7 @@ Component {q(UPLOAD_DOMAIN)} "http_file_share"
 
     def _stdout_tail(self):
         try:
-            with open(os.path.join(self.workdir, "prosody.stdout"), errors="replace") as f:
+            with open(self._stdout_path(), errors="replace") as f:
                 text = f.read()[-2000:]
             return ("--- stdout ---\n%s\n--- log ---\n" % text) if text.strip() else ""
         except OSError:
